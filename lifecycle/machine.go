@@ -1,0 +1,323 @@
+package lifecycle
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/podtrace/podtrace/decode"
+)
+
+// ErrNoRule means no extraction rule matches the event; it proves nothing
+// about a pod delivery (a refused create has no pod yet, for example).
+var ErrNoRule = errors.New("no extraction rule for this event")
+
+// Loader restores pods that have left memory. A nil *Pod with a nil error
+// means the pod is unknown.
+type Loader interface {
+	LoadPod(uid string) (*Pod, error)
+	PodsNamed(namespace, name string) ([]Incarnation, error)
+}
+
+// Incarnation is one pod (uid) that bore a namespace/name, from its creation.
+type Incarnation struct {
+	UID     string
+	Created int64 // unix ns
+}
+
+// Config tunes a Machine.
+type Config struct {
+	// IdleAfter is how long (in event time) an open pod stays in memory
+	// without news before Evict drops it; it is restored on its next event.
+	IdleAfter time.Duration
+	// MaxWaiting bounds events held for a namespace/name not yet known.
+	MaxWaiting int
+}
+
+// DefaultConfig returns the defaults.
+func DefaultConfig() Config { return Config{IdleAfter: 10 * time.Minute, MaxWaiting: 10000} }
+
+// Stats counts what a Machine did.
+type Stats struct {
+	Applied        int64 // events applied to a pod
+	NoRule         int64 // events no rule matches
+	Waiting        int64 // events held for a pod not yet known (now)
+	DroppedWaiting int64 // held events dropped at the bound
+	Restored       int64 // pods loaded back from the store
+	Evicted        int64 // pods dropped from memory
+}
+
+// Machine applies audit events to pods. It is not safe for concurrent use:
+// one goroutine owns it.
+type Machine struct {
+	cfg     Config
+	tables  *tables
+	rules   map[string]*rule
+	load    Loader
+	pods    map[string]*Pod
+	names   map[string][]Incarnation
+	waiting map[string][]*decode.Event
+	dirty   map[string]*Pod
+	now     int64 // the latest event time seen: the machine's only clock
+	Stats   Stats
+}
+
+// New returns a Machine that restores evicted pods through load (may be nil).
+func New(cfg Config, load Loader) *Machine {
+	t := newTables()
+	m := &Machine{
+		cfg: cfg, tables: t, load: load, rules: make(map[string]*rule),
+		pods: make(map[string]*Pod), names: make(map[string][]Incarnation),
+		waiting: make(map[string][]*decode.Event), dirty: make(map[string]*Pod),
+	}
+	for i := range t.extract {
+		r := &t.extract[i]
+		for _, verb := range splitWords(r.verbs) {
+			m.rules[ruleKey(verb, r.resource, r.subresource, r.failed)] = r
+		}
+	}
+	return m
+}
+
+func ruleKey(verb, resource, sub string, failed bool) string {
+	k := verb + " " + resource + "/" + sub
+	if failed {
+		k += " failed"
+	}
+	return k
+}
+
+func splitWords(s string) []string {
+	var out []string
+	start := -1
+	for i := 0; i <= len(s); i++ {
+		if i == len(s) || s[i] == ' ' {
+			if start >= 0 {
+				out = append(out, s[start:i])
+			}
+			start = -1
+		} else if start < 0 {
+			start = i
+		}
+	}
+	return out
+}
+
+// Now is the latest event time seen.
+func (m *Machine) Now() time.Time { return unix(m.now) }
+
+// Apply applies one event. Events the machine cannot attribute yet are held
+// and applied when their pod appears.
+func (m *Machine) Apply(ev *decode.Event) error {
+	failed := ev.Code >= 400
+	r := m.rules[ruleKey(ev.Verb, ev.Ref.Resource, ev.Ref.Subresource, failed)]
+	if r == nil {
+		m.Stats.NoRule++
+		return ErrNoRule
+	}
+	if t := ev.Time.UnixNano(); t > m.now {
+		m.now = t
+	}
+	uid, ns, name := identify(ev)
+	if uid == "" {
+		var err error
+		if uid, err = m.attribute(ns, name, ev.Time.UnixNano()); err != nil {
+			return err
+		}
+		if uid == "" {
+			m.hold(ns+"/"+name, ev)
+			return nil
+		}
+	}
+	p, err := m.pod(uid)
+	if err != nil {
+		return err
+	}
+	known := p.Name != ""
+	if p.Namespace == "" {
+		p.Namespace = ns
+	}
+	if p.Name == "" {
+		p.Name = name
+	}
+	r.apply(m.tables, p, ev, Stamp{T: ev.Time.UnixNano(), AuditID: ev.AuditID})
+	p.touch(ev.Time.UnixNano())
+	m.Stats.Applied++
+	m.dirty[uid] = p
+	m.index(p)
+	if !known && p.Name != "" {
+		m.release(p.Namespace + "/" + p.Name)
+	}
+	return nil
+}
+
+// identify reads the pod's uid and name from the event.
+func identify(ev *decode.Event) (uid, ns, name string) {
+	ns, name, uid = ev.Ref.Namespace, ev.Ref.Name, ev.Ref.UID
+	if ev.Ref.Resource == "events" {
+		name, uid = "", ""
+		if e := ev.Event; e != nil {
+			ns, name, uid = e.Namespace, e.PodName, e.PodUID
+		}
+	}
+	if p := ev.Pod; p != nil {
+		if p.UID != "" {
+			uid = p.UID
+		}
+		if p.Name != "" {
+			name = p.Name
+		}
+		if p.Namespace != "" {
+			ns = p.Namespace
+		}
+	}
+	return uid, ns, name
+}
+
+// attribute finds the incarnation of ns/name alive at time t.
+func (m *Machine) attribute(ns, name string, t int64) (string, error) {
+	if name == "" {
+		return "", nil
+	}
+	key := ns + "/" + name
+	incs := m.names[key]
+	if len(incs) == 0 && m.load != nil {
+		var err error
+		if incs, err = m.load.PodsNamed(ns, name); err != nil {
+			return "", fmt.Errorf("look up pod %s: %w", key, err)
+		}
+	}
+	best := ""
+	var bestT int64
+	for _, inc := range incs {
+		if inc.Created <= t && (best == "" || inc.Created > bestT) {
+			best, bestT = inc.UID, inc.Created
+		}
+	}
+	if best == "" && len(incs) > 0 {
+		// event stamped before every known creation (clock skew): the first
+		best = incs[0].UID
+		for _, inc := range incs {
+			if inc.Created < bestT || bestT == 0 {
+				best, bestT = inc.UID, inc.Created
+			}
+		}
+	}
+	return best, nil
+}
+
+func (m *Machine) hold(key string, ev *decode.Event) {
+	if m.Stats.Waiting >= int64(m.cfg.MaxWaiting) {
+		m.Stats.DroppedWaiting++
+		return
+	}
+	cp := *ev
+	cp.Patch = append([]byte(nil), ev.Patch...)
+	m.waiting[key] = append(m.waiting[key], &cp)
+	m.Stats.Waiting++
+}
+
+func (m *Machine) release(key string) {
+	held := m.waiting[key]
+	if len(held) == 0 {
+		return
+	}
+	delete(m.waiting, key)
+	m.Stats.Waiting -= int64(len(held))
+	for _, ev := range held {
+		m.Apply(ev) // cannot be held again: the name is now known
+	}
+}
+
+// pod returns the pod with the uid: in memory, restored, or new.
+func (m *Machine) pod(uid string) (*Pod, error) {
+	if p := m.pods[uid]; p != nil {
+		return p, nil
+	}
+	if m.load != nil {
+		p, err := m.load.LoadPod(uid)
+		if err != nil {
+			return nil, fmt.Errorf("restore pod %s: %w", uid, err)
+		}
+		if p != nil {
+			m.Stats.Restored++
+			m.pods[uid] = p
+			return p, nil
+		}
+	}
+	p := &Pod{UID: uid}
+	m.pods[uid] = p
+	return p, nil
+}
+
+// index records the pod under its name, with its creation time.
+func (m *Machine) index(p *Pod) {
+	if p.Name == "" {
+		return
+	}
+	key := p.Namespace + "/" + p.Name
+	c := p.created().T
+	incs := m.names[key]
+	for i := range incs {
+		if incs[i].UID == p.UID {
+			incs[i].Created = c
+			return
+		}
+	}
+	m.names[key] = append(incs, Incarnation{UID: p.UID, Created: c})
+}
+
+// Dirty returns the pods changed since the last call, sorted by uid, and
+// forgets that they changed.
+func (m *Machine) Dirty() []*Pod {
+	out := make([]*Pod, 0, len(m.dirty))
+	for _, p := range m.dirty {
+		out = append(out, p)
+	}
+	clear(m.dirty)
+	sort.Slice(out, func(i, j int) bool { return out[i].UID < out[j].UID })
+	return out
+}
+
+// Evict drops from memory the pods that are finished (gone) or idle longer
+// than IdleAfter in event time. The caller must have stored them (every
+// pod returned by Dirty) first; evicted pods are restored through the Loader.
+func (m *Machine) Evict() int {
+	n := 0
+	idle := m.now - int64(m.cfg.IdleAfter)
+	for uid, p := range m.pods {
+		if _, dirty := m.dirty[uid]; dirty {
+			continue
+		}
+		if p.Marks[MarkGone].Seen() || p.LastSeen < idle {
+			delete(m.pods, uid)
+			m.unindex(p)
+			n++
+		}
+	}
+	m.Stats.Evicted += int64(n)
+	return n
+}
+
+func (m *Machine) unindex(p *Pod) {
+	key := p.Namespace + "/" + p.Name
+	incs := m.names[key]
+	for i := range incs {
+		if incs[i].UID == p.UID {
+			incs = append(incs[:i], incs[i+1:]...)
+			break
+		}
+	}
+	if len(incs) == 0 {
+		delete(m.names, key)
+	} else {
+		m.names[key] = incs
+	}
+}
+
+// Len is the number of pods in memory.
+func (m *Machine) Len() int { return len(m.pods) }
+
+// Pod returns the in-memory pod with the uid, or nil.
+func (m *Machine) Pod(uid string) *Pod { return m.pods[uid] }

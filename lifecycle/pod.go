@@ -1,0 +1,352 @@
+package lifecycle
+
+import (
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/podtrace/podtrace/decode"
+)
+
+// Mark names a milestone. The order of the constants is the delivery order.
+type Mark uint8
+
+// Milestones.
+const (
+	MarkRequested Mark = iota
+	MarkCreated
+	MarkScheduled
+	MarkVolumesMounted
+	MarkInitialized
+	MarkSandboxReady
+	MarkImagePulling
+	MarkImagePulled
+	MarkContainersCreated
+	MarkContainersStarted
+	MarkReady
+	MarkSucceeded
+	MarkFailed
+	MarkDeleteRequested
+	MarkEvicted
+	MarkKilling
+	MarkGone
+	numMarks
+)
+
+var markNames = [numMarks]string{
+	"requested", "created", "scheduled", "volumes_mounted", "initialized",
+	"sandbox_ready", "image_pulling", "image_pulled", "containers_created",
+	"containers_started", "ready", "succeeded", "failed", "delete_requested",
+	"evicted", "killing", "gone",
+}
+
+func (m Mark) String() string { return markNames[m] }
+
+// Stamp is when something was first proven, and by which audit event.
+type Stamp struct {
+	T       int64  `json:"t"` // unix nanoseconds; 0 = not seen
+	AuditID string `json:"a,omitempty"`
+}
+
+// Time returns the stamp as a time.
+func (s Stamp) Time() time.Time { return time.Unix(0, s.T).UTC() }
+
+// Seen reports whether the stamp is set.
+func (s Stamp) Seen() bool { return s.T != 0 }
+
+// earlier reports whether s should replace o as the first proof.
+func (s Stamp) earlier(o Stamp) bool {
+	return o.T == 0 || s.T < o.T || (s.T == o.T && s.AuditID < o.AuditID)
+}
+
+// Fact is something notable the pod went through: a Kubernetes Event, a
+// waiting or terminated container reason, a failed condition, a rejected
+// request. Facts are evidence for diagnosis.
+type Fact struct {
+	Source    string `json:"s"`           // event, container, condition, status, request
+	Reason    string `json:"r"`           // Event reason, container reason, condition reason, HTTP status
+	Message   string `json:"m,omitempty"` // truncated to maxMessage
+	Warning   bool   `json:"w,omitempty"`
+	Container string `json:"c,omitempty"`
+	Component string `json:"o,omitempty"` // who reported it
+	Code      int64  `json:"x,omitempty"` // exit code, HTTP code, or count of a condition
+	Count     int64  `json:"n,omitempty"`
+	First     Stamp  `json:"f"`
+	Last      Stamp  `json:"l"`
+}
+
+func (f *Fact) key() string {
+	return f.Source + "\x00" + f.Reason + "\x00" + f.Container + "\x00" + f.Message
+}
+
+// Status is the latest observed pod status, reduced to what podtrace reads.
+type Status struct {
+	At         Stamp             `json:"at"`
+	Phase      string            `json:"phase,omitempty"`
+	Reason     string            `json:"reason,omitempty"`
+	Message    string            `json:"message,omitempty"`
+	PodIP      string            `json:"ip,omitempty"`
+	Conditions []decode.Condition `json:"conds,omitempty"`
+	Containers []ContainerState  `json:"ctrs,omitempty"`
+	Init       []ContainerState  `json:"init,omitempty"`
+}
+
+// ContainerState is a container's latest status.
+type ContainerState struct {
+	Name     string `json:"n"`
+	Image    string `json:"i,omitempty"`
+	Ready    bool   `json:"r,omitempty"`
+	State    string `json:"s,omitempty"` // waiting, running, terminated
+	Reason   string `json:"why,omitempty"`
+	ExitCode int64  `json:"x,omitempty"`
+	Restarts int64  `json:"rc,omitempty"`
+}
+
+// Spec is the pod spec, reduced to what analyses read.
+type Spec struct {
+	At             Stamp               `json:"at"`
+	Generation     int64               `json:"gen,omitempty"`
+	Containers     []decode.Container  `json:"ctrs,omitempty"`
+	InitContainers []decode.Container  `json:"init,omitempty"`
+	Volumes        []decode.Volume     `json:"vols,omitempty"`
+	Labels         map[string]string   `json:"labels,omitempty"`
+	Selector       int                 `json:"sel,omitempty"`
+	Affinity       bool                `json:"aff,omitempty"`
+	Gates          []string            `json:"gates,omitempty"`
+	ReadinessGates []string            `json:"rgates,omitempty"`
+	MilliCPU       int64               `json:"cpu,omitempty"`
+	Memory         int64               `json:"mem,omitempty"`
+	GPU            int64               `json:"gpu,omitempty"`
+	Extended       bool                `json:"ext,omitempty"`
+	Grace          int64               `json:"grace"`
+	RestartPolicy  string              `json:"restart,omitempty"`
+	Priority       string              `json:"prio,omitempty"`
+	Finalizers     []string            `json:"fin,omitempty"`
+}
+
+// Generation is one generation of the spec's container images, used to
+// find in-place upgrades.
+type Generation struct {
+	Gen    int64  `json:"g"`
+	Images string `json:"i"`
+	At     Stamp  `json:"at"`
+}
+
+// Pod is everything podtrace knows of one pod incarnation (one uid).
+type Pod struct {
+	UID       string `json:"uid"`
+	Namespace string `json:"ns"`
+	Name      string `json:"name"`
+	Node      string `json:"node,omitempty"`
+	OwnerKind string `json:"ok,omitempty"`
+	OwnerName string `json:"on,omitempty"`
+	// CreatedAt is metadata.creationTimestamp (second precision), for pods
+	// whose create request podtrace never saw.
+	CreatedAt   int64              `json:"cts,omitempty"`
+	Marks       [numMarks]Stamp    `json:"marks"`
+	Facts       []Fact             `json:"facts,omitempty"`
+	Status      Status             `json:"status"`
+	Spec        Spec               `json:"spec"`
+	Generations []Generation       `json:"gens,omitempty"`
+	ReadyImages map[string]Stamp   `json:"rimg,omitempty"`
+	Grace       int64              `json:"dgrace,omitempty"` // grace period of the delete request
+	Spans       []SpanRef          `json:"spans,omitempty"`
+	LastSeen    int64              `json:"seen"` // latest event time, unix ns
+}
+
+// SpanRef is reserved for component spans linked to the pod.
+type SpanRef struct {
+	TraceID string `json:"t"`
+	SpanID  string `json:"s"`
+}
+
+// Limits bound what one pod may hold.
+const (
+	maxFacts       = 32
+	maxMessage     = 512
+	maxGenerations = 8
+	maxReadyImages = 8
+)
+
+// mark records stamp s for milestone m if it is the earliest proof.
+func (p *Pod) mark(m Mark, s Stamp) bool {
+	if s.T == 0 || !s.earlier(p.Marks[m]) {
+		return false
+	}
+	p.Marks[m] = s
+	return true
+}
+
+// addFact merges f into the pod's facts: same key → counts and times merge.
+// When over the limit, the latest normal facts go first, then the latest
+// warnings, so the set kept does not depend on arrival order.
+func (p *Pod) addFact(f Fact) {
+	if len(f.Message) > maxMessage {
+		f.Message = truncate(f.Message, maxMessage)
+	}
+	if f.Count == 0 {
+		f.Count = 1
+	}
+	k := f.key()
+	for i := range p.Facts {
+		g := &p.Facts[i]
+		if g.key() != k {
+			continue
+		}
+		if f.First.earlier(g.First) {
+			g.First = f.First
+		}
+		if g.Last.T == 0 || f.Last.T > g.Last.T || (f.Last.T == g.Last.T && f.Last.AuditID > g.Last.AuditID) {
+			g.Last = f.Last
+		}
+		if f.Count > g.Count {
+			g.Count = f.Count
+		}
+		if f.Code != 0 && g.Code == 0 {
+			g.Code = f.Code
+		}
+		if f.Component != "" && (g.Component == "" || f.Component < g.Component) {
+			g.Component = f.Component
+		}
+		return
+	}
+	p.Facts = append(p.Facts, f)
+	sortFacts(p.Facts)
+	if len(p.Facts) > maxFacts {
+		// drop the last normal fact if any, else the last warning
+		drop := len(p.Facts) - 1
+		for i := len(p.Facts) - 1; i >= 0; i-- {
+			if !p.Facts[i].Warning {
+				drop = i
+				break
+			}
+		}
+		p.Facts = append(p.Facts[:drop], p.Facts[drop+1:]...)
+	}
+}
+
+func sortFacts(fs []Fact) {
+	sort.SliceStable(fs, func(i, j int) bool {
+		a, b := fs[i], fs[j]
+		if a.First.T != b.First.T {
+			return a.First.T < b.First.T
+		}
+		return a.key() < b.key()
+	})
+}
+
+// setStatus replaces the status snapshot if s is newer.
+func (p *Pod) setStatus(s Status) {
+	if p.Status.At.T != 0 && !newer(s.At, p.Status.At) {
+		return
+	}
+	p.Status = s
+}
+
+// setSpec replaces the spec snapshot if s is of a later generation, or the
+// same generation observed later.
+func (p *Pod) setSpec(s Spec) {
+	if p.Spec.At.T != 0 {
+		if s.Generation < p.Spec.Generation || (s.Generation == p.Spec.Generation && !newer(s.At, p.Spec.At)) {
+			return
+		}
+	}
+	p.Spec = s
+}
+
+func newer(a, b Stamp) bool { return a.T > b.T || (a.T == b.T && a.AuditID > b.AuditID) }
+
+// addGeneration remembers the images of a spec generation, first proof wins.
+func (p *Pod) addGeneration(g Generation) {
+	for i := range p.Generations {
+		if p.Generations[i].Gen == g.Gen {
+			if g.At.earlier(p.Generations[i].At) {
+				p.Generations[i].At = g.At
+			}
+			if g.Images != "" && p.Generations[i].Images == "" {
+				p.Generations[i].Images = g.Images
+			}
+			return
+		}
+	}
+	p.Generations = append(p.Generations, g)
+	sort.Slice(p.Generations, func(i, j int) bool { return p.Generations[i].Gen < p.Generations[j].Gen })
+	if len(p.Generations) > maxGenerations {
+		p.Generations = p.Generations[len(p.Generations)-maxGenerations:]
+	}
+}
+
+// addReadyImages remembers the first time the pod was Ready on an image set.
+func (p *Pod) addReadyImages(images string, s Stamp) {
+	if p.ReadyImages == nil {
+		p.ReadyImages = make(map[string]Stamp, 1)
+	}
+	if old, ok := p.ReadyImages[images]; ok && !s.earlier(old) {
+		return
+	}
+	if _, ok := p.ReadyImages[images]; !ok && len(p.ReadyImages) >= maxReadyImages {
+		return
+	}
+	p.ReadyImages[images] = s
+}
+
+func (p *Pod) touch(t int64) {
+	if t > p.LastSeen {
+		p.LastSeen = t
+	}
+}
+
+// created is the best known start of the pod's life.
+func (p *Pod) created() Stamp {
+	switch {
+	case p.Marks[MarkRequested].Seen():
+		return p.Marks[MarkRequested]
+	case p.Marks[MarkCreated].Seen():
+		return p.Marks[MarkCreated]
+	case p.CreatedAt != 0:
+		return Stamp{T: p.CreatedAt}
+	}
+	// first seen: the earliest milestone or fact
+	var first Stamp
+	for _, m := range p.Marks {
+		if m.Seen() && m.earlier(first) {
+			first = m
+		}
+	}
+	for _, f := range p.Facts {
+		if f.First.Seen() && f.First.earlier(first) {
+			first = f.First
+		}
+	}
+	return first
+}
+
+// normImage strips the default registry so spec and status images compare.
+func normImage(s string) string {
+	s = strings.TrimPrefix(s, "docker.io/")
+	return strings.TrimPrefix(s, "library/")
+}
+
+func imagesOf(cs []decode.Container) string {
+	var b strings.Builder
+	for i, c := range cs {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(c.Name)
+		b.WriteByte('=')
+		b.WriteString(normImage(c.Image))
+	}
+	return b.String()
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	// cut on a rune boundary
+	for n > 0 && n < len(s) && s[n]&0xC0 == 0x80 {
+		n--
+	}
+	return s[:n] + "…"
+}
