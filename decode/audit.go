@@ -91,10 +91,10 @@ type PodEvent struct {
 
 // Stats counts what a Decoder saw.
 type Stats struct {
-	Events     int64 // audit events read
-	Relevant   int64 // events about pods handed on
-	Skipped    int64 // well-formed events podtrace has no use for
-	Malformed  int64 // lines or items that are not valid audit JSON
+	Events    int64 // audit events read
+	Relevant  int64 // events about pods handed on
+	Skipped   int64 // well-formed events podtrace has no use for
+	Malformed int64 // lines or items that are not valid audit JSON
 	Bytes     int64
 	LastError error // the latest malformed-item error, for a summary line
 }
@@ -104,9 +104,9 @@ type Decoder struct {
 	// KeepRaw makes the decoder attach redacted raw bytes to each relevant
 	// event (for storage and for the event API).
 	KeepRaw bool
-	sc    Scanner
-	red   Redactor
-	Stats Stats
+	sc      Scanner
+	red     Redactor
+	Stats   Stats
 }
 
 // Decode decodes one document: an audit Event, or an EventList, calling fn
@@ -361,7 +361,7 @@ func (d *Decoder) bodies(ev *Event, req, resp []byte) error {
 	if len(req) > 0 {
 		switch c := firstByte(req); {
 		case c == '[':
-			ev.Patch = req
+			ev.Patch = append([]byte(nil), req...) // the document buffer is reused
 		case ev.Verb == "delete":
 			ev.DeleteGrace = decodeGrace(req)
 		case c == '{':

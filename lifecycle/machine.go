@@ -40,6 +40,7 @@ func DefaultConfig() Config { return Config{IdleAfter: 10 * time.Minute, MaxWait
 
 // Stats counts what a Machine did.
 type Stats struct {
+	Pods           int64 // pods first seen by this machine
 	Applied        int64 // events applied to a pod
 	NoRule         int64 // events no rule matches
 	Waiting        int64 // events held for a pod not yet known (now)
@@ -119,7 +120,7 @@ func (m *Machine) Apply(ev *decode.Event) error {
 	if t := ev.Time.UnixNano(); t > m.now {
 		m.now = t
 	}
-	uid, ns, name := identify(ev)
+	uid, ns, name := Identify(ev)
 	if uid == "" {
 		var err error
 		if uid, err = m.attribute(ns, name, ev.Time.UnixNano()); err != nil {
@@ -152,8 +153,12 @@ func (m *Machine) Apply(ev *decode.Event) error {
 	return nil
 }
 
-// identify reads the pod's uid and name from the event.
-func identify(ev *decode.Event) (uid, ns, name string) {
+// Identify reads the pod's uid (if the event carries it), namespace and
+// name from an event.
+func Identify(ev *decode.Event) (uid, ns, name string) {
+	if uid, ns, name, ok := refusedCreate(ev); ok {
+		return uid, ns, name
+	}
 	ns, name, uid = ev.Ref.Namespace, ev.Ref.Name, ev.Ref.UID
 	if ev.Ref.Resource == "events" {
 		name, uid = "", ""
@@ -248,6 +253,7 @@ func (m *Machine) pod(uid string) (*Pod, error) {
 	}
 	p := &Pod{UID: uid}
 	m.pods[uid] = p
+	m.Stats.Pods++
 	return p, nil
 }
 
@@ -313,6 +319,13 @@ func (m *Machine) unindex(p *Pod) {
 		delete(m.names, key)
 	} else {
 		m.names[key] = incs
+	}
+}
+
+// MarkDirty marks pods changed again (their save failed).
+func (m *Machine) MarkDirty(pods []*Pod) {
+	for _, p := range pods {
+		m.dirty[p.UID] = p
 	}
 }
 

@@ -81,14 +81,14 @@ func (f *Fact) key() string {
 
 // Status is the latest observed pod status, reduced to what podtrace reads.
 type Status struct {
-	At         Stamp             `json:"at"`
-	Phase      string            `json:"phase,omitempty"`
-	Reason     string            `json:"reason,omitempty"`
-	Message    string            `json:"message,omitempty"`
-	PodIP      string            `json:"ip,omitempty"`
+	At         Stamp              `json:"at"`
+	Phase      string             `json:"phase,omitempty"`
+	Reason     string             `json:"reason,omitempty"`
+	Message    string             `json:"message,omitempty"`
+	PodIP      string             `json:"ip,omitempty"`
 	Conditions []decode.Condition `json:"conds,omitempty"`
-	Containers []ContainerState  `json:"ctrs,omitempty"`
-	Init       []ContainerState  `json:"init,omitempty"`
+	Containers []ContainerState   `json:"ctrs,omitempty"`
+	Init       []ContainerState   `json:"init,omitempty"`
 }
 
 // ContainerState is a container's latest status.
@@ -104,24 +104,24 @@ type ContainerState struct {
 
 // Spec is the pod spec, reduced to what analyses read.
 type Spec struct {
-	At             Stamp               `json:"at"`
-	Generation     int64               `json:"gen,omitempty"`
-	Containers     []decode.Container  `json:"ctrs,omitempty"`
-	InitContainers []decode.Container  `json:"init,omitempty"`
-	Volumes        []decode.Volume     `json:"vols,omitempty"`
-	Labels         map[string]string   `json:"labels,omitempty"`
-	Selector       int                 `json:"sel,omitempty"`
-	Affinity       bool                `json:"aff,omitempty"`
-	Gates          []string            `json:"gates,omitempty"`
-	ReadinessGates []string            `json:"rgates,omitempty"`
-	MilliCPU       int64               `json:"cpu,omitempty"`
-	Memory         int64               `json:"mem,omitempty"`
-	GPU            int64               `json:"gpu,omitempty"`
-	Extended       bool                `json:"ext,omitempty"`
-	Grace          int64               `json:"grace"`
-	RestartPolicy  string              `json:"restart,omitempty"`
-	Priority       string              `json:"prio,omitempty"`
-	Finalizers     []string            `json:"fin,omitempty"`
+	At             Stamp              `json:"at"`
+	Generation     int64              `json:"gen,omitempty"`
+	Containers     []decode.Container `json:"ctrs,omitempty"`
+	InitContainers []decode.Container `json:"init,omitempty"`
+	Volumes        []decode.Volume    `json:"vols,omitempty"`
+	Labels         map[string]string  `json:"labels,omitempty"`
+	Selector       int                `json:"sel,omitempty"`
+	Affinity       bool               `json:"aff,omitempty"`
+	Gates          []string           `json:"gates,omitempty"`
+	ReadinessGates []string           `json:"rgates,omitempty"`
+	MilliCPU       int64              `json:"cpu,omitempty"`
+	Memory         int64              `json:"mem,omitempty"`
+	GPU            int64              `json:"gpu,omitempty"`
+	Extended       bool               `json:"ext,omitempty"`
+	Grace          int64              `json:"grace"`
+	RestartPolicy  string             `json:"restart,omitempty"`
+	Priority       string             `json:"prio,omitempty"`
+	Finalizers     []string           `json:"fin,omitempty"`
 }
 
 // Generation is one generation of the spec's container images, used to
@@ -142,16 +142,19 @@ type Pod struct {
 	OwnerName string `json:"on,omitempty"`
 	// CreatedAt is metadata.creationTimestamp (second precision), for pods
 	// whose create request podtrace never saw.
-	CreatedAt   int64              `json:"cts,omitempty"`
-	Marks       [numMarks]Stamp    `json:"marks"`
-	Facts       []Fact             `json:"facts,omitempty"`
-	Status      Status             `json:"status"`
-	Spec        Spec               `json:"spec"`
-	Generations []Generation       `json:"gens,omitempty"`
-	ReadyImages map[string]Stamp   `json:"rimg,omitempty"`
-	Grace       int64              `json:"dgrace,omitempty"` // grace period of the delete request
-	Spans       []SpanRef          `json:"spans,omitempty"`
-	LastSeen    int64              `json:"seen"` // latest event time, unix ns
+	CreatedAt   int64            `json:"cts,omitempty"`
+	Marks       [numMarks]Stamp  `json:"marks"`
+	Facts       []Fact           `json:"facts,omitempty"`
+	Status      Status           `json:"status"`
+	Spec        Spec             `json:"spec"`
+	Generations []Generation     `json:"gens,omitempty"`
+	ReadyImages map[string]Stamp `json:"rimg,omitempty"`
+	Grace       int64            `json:"dgrace,omitempty"` // grace period of the delete request
+	Spans       []SpanRef        `json:"spans,omitempty"`
+	LastSeen    int64            `json:"seen"` // latest event time, unix ns
+	// Reported lists the records already reported closed (kind/seq), so
+	// each closure is reported once, across restarts too.
+	Reported []string `json:"rep,omitempty"`
 }
 
 // SpanRef is reserved for component spans linked to the pod.
@@ -289,6 +292,21 @@ func (p *Pod) addReadyImages(images string, s Stamp) {
 	}
 	p.ReadyImages[images] = s
 }
+
+// MarkReported records that the record with key was reported closed and
+// says whether this is the first time.
+func (p *Pod) MarkReported(key string) bool {
+	for _, k := range p.Reported {
+		if k == key {
+			return false
+		}
+	}
+	p.Reported = append(p.Reported, key)
+	return true
+}
+
+// CreatedNano is the pod's best known creation time, unix ns.
+func (p *Pod) CreatedNano() int64 { return p.created().T }
 
 func (p *Pod) touch(t int64) {
 	if t > p.LastSeen {

@@ -34,6 +34,7 @@ func extractionRules() []rule {
 		{name: "delete of a pod already gone", verbs: "delete", resource: "pods", failed: true, apply: onDeleteRefused},
 		{name: "status write refused", verbs: "patch update", resource: "pods", subresource: "status", failed: true, apply: onRefused},
 		{name: "binding refused", verbs: "create", resource: "pods", subresource: "binding", failed: true, apply: onRefused},
+		{name: "pod create refused", verbs: "create", resource: "pods", failed: true, apply: onCreateRefused},
 	}
 }
 

@@ -1,0 +1,209 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/podtrace/podtrace"
+	"github.com/podtrace/podtrace/sqlite"
+)
+
+func runPods(ctx context.Context, env Env, args []string) error {
+	fs := flagSet("pods", env)
+	db := fs.String("db", defaultDB(), "SQLite database file")
+	ns := fs.String("n", "", "namespace")
+	fs.StringVar(ns, "namespace", "", "namespace")
+	cluster := fs.String("cluster", "", "cluster")
+	outcome := fs.String("outcome", "", "outcome: ready, running, succeeded, failed, pending, deleted, evicted")
+	kind := fs.String("kind", "", "delivery kind: create, delete, upgrade")
+	code := fs.String("code", "", "diagnosis code")
+	limit := fs.Int("limit", 1000, "most records to list")
+	out := fs.String("o", "table", "output: table or json")
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	if *out != "table" && *out != "json" {
+		return fmt.Errorf("-o %q: want table or json", *out)
+	}
+	st, err := sqlite.Open(ctx, *db, sqlite.Options{})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	recs, _, err := st.Records(ctx, podtrace.RecordFilter{Cluster: *cluster, Namespace: *ns, Outcome: podtrace.Outcome(*outcome), Kind: podtrace.Kind(*kind), Code: *code, Limit: *limit})
+	if err != nil {
+		return err
+	}
+	if *out == "json" {
+		return writeJSON(env.Stdout, recs)
+	}
+	tw := tabwriter.NewWriter(env.Stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAMESPACE\tNAME\tKIND\tOUTCOME\tDURATION\tNODE\tCREATED\tFINDINGS")
+	for _, r := range recs {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Namespace, r.Name, r.Kind, r.Outcome, duration(&r), dash(r.Node), r.Created.Format(time.RFC3339), codes(r.Diagnosis))
+	}
+	return tw.Flush()
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func duration(r *podtrace.Record) string {
+	d := r.Duration().Round(time.Millisecond)
+	if r.Finished == nil {
+		return d.String() + "+"
+	}
+	return d.String()
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func codes(fs []podtrace.Finding) string {
+	if len(fs) == 0 {
+		return "-"
+	}
+	var cs []string
+	for _, f := range fs {
+		cs = append(cs, f.Code)
+	}
+	return strings.Join(cs, ",")
+}
+
+func runExplain(ctx context.Context, env Env, args []string) error {
+	fs := flagSet("explain", env)
+	db := fs.String("db", defaultDB(), "SQLite database file")
+	cluster := fs.String("cluster", "", "cluster")
+	out := fs.String("o", "text", "output: text or json")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		fmt.Fprintln(env.Stderr, "usage: podtrace explain [--db PATH] NAMESPACE/NAME | UID [-o text|json]")
+		return errUsage
+	}
+	if *out != "text" && *out != "json" {
+		return fmt.Errorf("-o %q: want text or json", *out)
+	}
+	st, err := sqlite.Open(ctx, *db, sqlite.Options{})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	f := podtrace.RecordFilter{Cluster: *cluster, Limit: 1000}
+	if ns, name, ok := strings.Cut(pos[0], "/"); ok {
+		f.Namespace, f.Name = ns, name
+	} else {
+		f.UID = pos[0]
+	}
+	recs, _, err := st.Records(ctx, f)
+	if err != nil {
+		return err
+	}
+	if len(recs) == 0 {
+		return fmt.Errorf("no pod %q in %s", pos[0], *db)
+	}
+	// oldest first: the story in order
+	for i, j := 0, len(recs)-1; i < j; i, j = i+1, j-1 {
+		recs[i], recs[j] = recs[j], recs[i]
+	}
+	if *out == "json" {
+		return writeJSON(env.Stdout, recs)
+	}
+	for i := range recs {
+		writeExplain(env.Stdout, &recs[i])
+	}
+	return nil
+}
+
+// writeExplain renders one delivery: what happened, why (findings first,
+// with evidence and remedy), then the timeline.
+func writeExplain(w io.Writer, r *podtrace.Record) {
+	fmt.Fprintf(w, "%s %s/%s  (uid %s)\n", strings.ToUpper(string(r.Kind)), r.Namespace, r.Name, r.UID)
+	state := "finished"
+	if r.Finished == nil {
+		state = "still open"
+	}
+	fmt.Fprintf(w, "  outcome %s after %s (%s)", r.Outcome, duration(r), state)
+	if r.Node != "" {
+		fmt.Fprintf(w, " on node %s", r.Node)
+	}
+	if r.OwnerKind != "" {
+		fmt.Fprintf(w, ", owned by %s %s", r.OwnerKind, r.OwnerName)
+	}
+	fmt.Fprintln(w)
+	if r.SLO != nil {
+		verdict := "undecided"
+		if r.SLO.Met != nil {
+			verdict = map[bool]string{true: "met", false: "VIOLATED"}[*r.SLO.Met]
+		}
+		fmt.Fprintf(w, "  SLO %s: platform %.1fs of %.0fs target (user %.1fs, total %.1fs; rule %s)\n",
+			verdict, r.SLO.PlatformSeconds, r.SLO.TargetSeconds, r.SLO.UserSeconds, r.SLO.TotalSeconds, r.SLO.Rule)
+	}
+	if len(r.Diagnosis) > 0 {
+		fmt.Fprintln(w, "\n  Why:")
+		for i, f := range r.Diagnosis {
+			fmt.Fprintf(w, "  %d. %s (%s, %s's side): %s\n", i+1, f.Code, f.Phase, f.Owner, f.Message)
+			for _, e := range f.Evidence {
+				fmt.Fprintf(w, "     evidence %s  %s\n", e.Time.Format("15:04:05.000"), e.Text)
+			}
+			if f.Remedy != "" {
+				fmt.Fprintf(w, "     fix: %s\n", f.Remedy)
+			}
+		}
+	}
+	writeTimeline(w, r)
+	fmt.Fprintln(w)
+}
+
+// writeTimeline draws the phases as a bar chart over the delivery's span.
+func writeTimeline(w io.Writer, r *podtrace.Record) {
+	if len(r.Phases) == 0 {
+		return
+	}
+	const width = 40
+	start := r.Created
+	end := r.Phases[len(r.Phases)-1].End
+	if r.Finished != nil && r.Finished.After(end) {
+		end = *r.Finished
+	}
+	span := end.Sub(start)
+	if span <= 0 {
+		span = time.Millisecond
+	}
+	fmt.Fprintln(w, "\n  Timeline:")
+	col := func(t time.Time) int {
+		c := int(float64(t.Sub(start)) / float64(span) * width)
+		return max(0, min(width, c))
+	}
+	for _, ph := range r.Phases {
+		a, b := col(ph.Start), col(ph.End)
+		if b == a && b < width {
+			b = a + 1
+		}
+		mark := "#"
+		if ph.Owner == podtrace.OwnerUser {
+			mark = "="
+		}
+		bar := strings.Repeat(" ", a) + strings.Repeat(mark, b-a) + strings.Repeat(" ", width-b)
+		fmt.Fprintf(w, "  %-12s |%s| %9s  %s\n", ph.Name, bar, ph.End.Sub(ph.Start).Round(time.Millisecond), ph.Owner)
+	}
+	fmt.Fprintln(w, "  (# platform time, = user time)")
+	fmt.Fprintln(w, "\n  Milestones:")
+	for _, m := range r.Milestones {
+		fmt.Fprintf(w, "  +%-10s %-20s audit %s\n", m.Time.Sub(start).Round(time.Millisecond), m.Name, m.AuditID)
+	}
+}

@@ -1,0 +1,156 @@
+// Package server wires podtrace serve together: the store, the ingest
+// pipeline with its analyses, the sources (audit webhook, followed audit
+// file) and the HTTP endpoints (/audit, /healthz, /readyz, /metrics).
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/podtrace/podtrace/auditfile"
+	"github.com/podtrace/podtrace/ingest"
+	"github.com/podtrace/podtrace/sqlite"
+	"github.com/podtrace/podtrace/webhook"
+)
+
+// Server is a running podtrace.
+type Server struct {
+	cfg      Config
+	log      *slog.Logger
+	store    *sqlite.Store
+	pipeline *ingest.Pipeline
+	webhook  *webhook.Handler
+	registry *prometheus.Registry
+	ln       net.Listener
+	http     *http.Server
+	follower *auditfile.Reader
+	wg       sync.WaitGroup
+	cancel   context.CancelFunc
+}
+
+// Start validates cfg, opens the store, recovers the pipeline and starts
+// listening. Nothing listens before the configuration is valid.
+func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("invalid configuration:\n%w", err)
+	}
+	token := ""
+	if cfg.IngestTokenFile != "" {
+		b, err := os.ReadFile(cfg.IngestTokenFile)
+		if err != nil {
+			return nil, fmt.Errorf("ingest token: %w", err)
+		}
+		token = strings.TrimSpace(string(b))
+	}
+	st, err := sqlite.Open(ctx, cfg.DB, sqlite.Options{Sync: cfg.Sync})
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, log: log, store: st, registry: prometheus.NewRegistry()}
+	pcfg := ingest.DefaultConfig()
+	pcfg.Cluster = cfg.Cluster
+	pcfg.QueueEvents = cfg.QueueEvents
+	pcfg.FlushInterval = cfg.FlushInterval
+	pcfg.Lifecycle.IdleAfter = cfg.IdleAfter
+	s.pipeline = ingest.New(pcfg, st, nil, nil, log)
+	if err := s.pipeline.Start(ctx); err != nil {
+		st.Close()
+		return nil, err
+	}
+	s.webhook = webhook.New(webhook.Options{MaxBytes: cfg.MaxBodyBytes, Token: token}, s.pipeline, log)
+	if err := s.registry.Register(newCollector(s.pipeline, s.webhook)); err != nil {
+		s.pipeline.Close()
+		st.Close()
+		return nil, fmt.Errorf("metrics: %w", err)
+	}
+
+	ln, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		s.pipeline.Close()
+		st.Close()
+		return nil, fmt.Errorf("listen %s: %w", cfg.HTTPAddr, err)
+	}
+	s.ln = ln
+	s.http = &http.Server{Handler: s.routes(), ReadHeaderTimeout: 10 * time.Second}
+	runCtx, cancel := context.WithCancel(context.Background())
+	s.cancel = cancel
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		if err := s.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("http server", "err", err)
+		}
+	}()
+	if cfg.AuditFile != "" {
+		if err := s.follow(runCtx, cfg.AuditFile); err != nil {
+			s.Close()
+			return nil, err
+		}
+	}
+	log.Info("podtrace serving", "addr", ln.Addr().String(), "db", cfg.DB, "cluster", cfg.Cluster)
+	return s, nil
+}
+
+func (s *Server) follow(ctx context.Context, path string) error {
+	name := auditfile.SourceName(path)
+	off, err := s.store.Offset(ctx, name)
+	if err != nil {
+		return err
+	}
+	ino, err := s.store.Offset(ctx, name+"#inode")
+	if err != nil {
+		return err
+	}
+	s.follower = auditfile.NewReader(s.pipeline)
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		if err := s.follower.Follow(ctx, path, off, ino, s.cfg.AuditFilePoll); err != nil && !errors.Is(err, context.Canceled) {
+			s.log.Error("follow audit file", "path", path, "err", err)
+		}
+	}()
+	return nil
+}
+
+// Addr is the address the HTTP server listens on.
+func (s *Server) Addr() string { return s.ln.Addr().String() }
+
+func (s *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/audit", s.webhook)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		if err := s.pipeline.Healthy(); err != nil {
+			http.Error(w, "store failing: "+err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		w.Write([]byte("ok\n"))
+	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{EnableOpenMetrics: true}))
+	return mux
+}
+
+// Close stops listening, lets in-flight requests finish, drains the
+// pipeline (saving everything) and closes the store.
+func (s *Server) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	herr := s.http.Shutdown(ctx)
+	s.cancel()
+	s.wg.Wait()
+	perr := s.pipeline.Close()
+	return errors.Join(herr, perr, s.store.Close())
+}

@@ -1,0 +1,101 @@
+package podtrace
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Errors at the store boundary.
+var (
+	// ErrNotFound: the thing asked for does not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrBadCursor: a page cursor that no store issued.
+	ErrBadCursor = errors.New("invalid page cursor")
+)
+
+// JournalEvent is one audit event kept by the store: the durable journal
+// that webhook batches are acknowledged against, replayed after a restart,
+// and served as evidence. Body is the redacted event JSON.
+type JournalEvent struct {
+	Seq       int64     `json:"seq"`
+	Cluster   string    `json:"cluster"`
+	Key       string    `json:"key"` // auditID/stage: the de-duplication key
+	UID       string    `json:"uid,omitempty"`
+	Namespace string    `json:"namespace"`
+	Name      string    `json:"name"`
+	Time      time.Time `json:"time"`
+	Body      []byte    `json:"-"`
+}
+
+// PodState is a pod's lifecycle state as the lifecycle package encodes it,
+// stored so pods can leave memory and survive restarts.
+type PodState struct {
+	Cluster   string
+	UID       string
+	Namespace string
+	Name      string
+	Created   int64 // unix ns
+	LastSeen  int64 // unix ns
+	State     []byte
+}
+
+// Commit is what the pipeline stores in one transaction after applying
+// events: pod states, their records, and how far the journal was applied.
+type Commit struct {
+	Cluster string
+	Pods    []PodState
+	Records []Record
+	// Applied is the highest journal seq whose event is reflected in Pods.
+	Applied int64
+	// Offsets are source positions to resume from (e.g. a followed audit
+	// file), keyed by source name.
+	Offsets map[string]int64
+}
+
+// RecordFilter selects records. Zero fields match everything.
+type RecordFilter struct {
+	Cluster   string
+	Namespace string
+	Name      string
+	UID       string
+	Kind      Kind
+	Outcome   Outcome
+	Code      string // a diagnosis code the record carries
+	Owner     Owner  // a diagnosis owner the record carries
+	Node      string
+	Since     time.Time // created at or after
+	Until     time.Time // created before
+	Limit     int
+	Cursor    string // opaque, from a previous page
+}
+
+// Store keeps the journal, pod states and records. Implementations: sqlite
+// (embedded, the default) and postgres.
+type Store interface {
+	// AppendEvents durably journals events, skipping those whose
+	// (Cluster, Key) is already journaled; it sets Seq on the events it
+	// added and reports which were added.
+	AppendEvents(ctx context.Context, evs []JournalEvent) (added []bool, err error)
+	// EventsAfter returns journaled events with Seq > after, in Seq order.
+	EventsAfter(ctx context.Context, cluster string, after int64, limit int) ([]JournalEvent, error)
+	// Save stores a Commit atomically.
+	Save(ctx context.Context, c Commit) error
+	// Applied returns the Commit.Applied last saved for the cluster.
+	Applied(ctx context.Context, cluster string) (int64, error)
+	// Offset returns a source offset last saved, or 0.
+	Offset(ctx context.Context, source string) (int64, error)
+
+	// LoadPod returns a pod's stored state, or ErrNotFound.
+	LoadPod(ctx context.Context, cluster, uid string) (PodState, error)
+	// PodsNamed returns the pods that bore namespace/name.
+	PodsNamed(ctx context.Context, cluster, namespace, name string) ([]PodState, error)
+
+	// Records lists records matching f, newest first, and a cursor for
+	// the next page ("" on the last).
+	Records(ctx context.Context, f RecordFilter) ([]Record, string, error)
+	// PodEvents returns the journaled events of a pod, in time order.
+	PodEvents(ctx context.Context, cluster, uid string) ([]JournalEvent, error)
+
+	Close() error
+}
