@@ -19,6 +19,8 @@ var (
 	ErrNotAudit  = errors.New("not an audit.k8s.io Event or EventList")
 	ErrNoAuditID = errors.New("audit event without auditID")
 	ErrBadStage  = errors.New("audit event with unknown stage")
+	// ErrInvalidJSON: a relevant event whose bytes are not strictly valid JSON.
+	ErrInvalidJSON = errors.New("invalid JSON")
 )
 
 // ObjectRef is the audit event's objectRef.
@@ -192,7 +194,11 @@ func (d *Decoder) finish(ev *Event, doc []byte, fn func(ev *Event)) error {
 		return nil
 	}
 	if d.KeepRaw {
-		ev.Raw = d.red.Redact(doc)
+		// the redaction pass is also the strict validation of what is kept
+		if ev.Raw = d.red.Redact(doc); ev.Raw == nil {
+			d.Stats.Malformed++
+			return fmt.Errorf("audit event %s: %w", ev.AuditID, ErrInvalidJSON)
+		}
 	}
 	d.Stats.Relevant++
 	fn(ev)

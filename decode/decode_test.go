@@ -129,7 +129,7 @@ func TestRedact(t *testing.T) {
 	if raw == nil {
 		t.Fatal("event not relevant")
 	}
-	for _, secret := range []string{"SECRET1", "SECRET2", "SECRET3", "managedFields", "last-applied"} {
+	for _, secret := range []string{"SECRET1", "SECRET2", "SECRET3", `"manager"`} {
 		if bytes.Contains(raw, []byte(secret)) {
 			t.Errorf("redacted body still holds %s: %s", secret, raw)
 		}

@@ -1,113 +1,242 @@
 package decode
 
+import (
+	"bytes"
+	"strings"
+)
+
 // Redacted replaces secret values in stored events.
 const Redacted = "<redacted>"
 
 // Redactor copies an audit event's JSON without what podtrace must never keep
-// or show: environment variable values (env[].value), Secret data
-// (data, stringData of a Secret), the last-applied-configuration annotation
-// (which holds the whole spec, env values included), and managedFields
-// (bulk with no use to podtrace). The output is compact JSON.
+// or show: environment variable values (env[].value, also when set through a
+// JSON patch), Secret data and stringData, the last-applied-configuration
+// annotation (which holds the whole spec, env values included), and
+// managedFields (bulk with no use to podtrace, replaced by null).
+//
+// It walks the document once without building values, records the byte
+// spans to replace, then copies the unchanged ranges around them.
 type Redactor struct {
-	sc  Scanner
-	out []byte
+	sc    Scanner
+	spans []span
 }
+
+type span struct {
+	start, end int
+	with       string
+}
+
+type redactCtx uint8
+
+const (
+	ctxNone    redactCtx = iota
+	ctxEnvList           // the elements of an "env" array
+	ctxEnvVar            // an element of an "env" array
+	ctxSecret            // an object whose kind is Secret
+	ctxPatch             // an element of a JSON patch array (begins with "op")
+)
 
 // Redact returns a redacted copy of doc, or nil if doc is not valid JSON.
 func (r *Redactor) Redact(doc []byte) []byte {
+	r.spans = r.spans[:0]
 	r.sc.Reset(doc)
-	r.out = r.out[:0]
-	r.value(ctxNone)
-	if r.sc.Err() != nil {
+	end, ok := r.value(doc, skipWS(doc, 0), ctxNone, 0)
+	if !ok || skipWS(doc, end) != len(doc) {
 		return nil
 	}
-	return append([]byte(nil), r.out...)
+	n := len(doc)
+	for _, s := range r.spans {
+		n += len(s.with) - (s.end - s.start)
+	}
+	out := make([]byte, 0, n)
+	prev := 0
+	for _, s := range r.spans {
+		out = append(out, doc[prev:s.start]...)
+		out = append(out, s.with...)
+		prev = s.end
+	}
+	return append(out, doc[prev:]...)
 }
 
-type redactCtx int
-
-const (
-	ctxNone     redactCtx = iota
-	ctxEnvList            // inside an "env" array
-	ctxEnvVar             // an element of an "env" array
-	ctxSecretOf           // an object whose kind is Secret
-)
-
-func (r *Redactor) value(ctx redactCtx) {
-	sc := &r.sc
-	switch sc.Peek() {
+// value walks the value at i and returns where it ends.
+func (r *Redactor) value(doc []byte, i int, ctx redactCtx, depth int) (int, bool) {
+	if i >= len(doc) || depth > maxDepth {
+		return i, false
+	}
+	switch doc[i] {
 	case '{':
-		r.object(ctx)
+		if ctx != ctxEnvVar && isKind(doc[i:], "Secret") {
+			ctx = ctxSecret
+		}
+		return r.object(doc, i, ctx, depth+1)
 	case '[':
-		r.out = append(r.out, '[')
-		first := true
-		sc.Array(func() error {
-			if !first {
-				r.out = append(r.out, ',')
-			}
-			first = false
-			if ctx == ctxEnvList {
-				r.value(ctxEnvVar)
-			} else {
-				r.value(ctxNone)
-			}
-			return nil
-		})
-		r.out = append(r.out, ']')
-	default:
-		r.out = append(r.out, sc.Raw()...)
+		return r.array(doc, i, ctx, depth+1)
+	}
+	end := r.scalar(doc, i)
+	return end, end >= 0
+}
+
+func (r *Redactor) array(doc []byte, i int, ctx redactCtx, depth int) (int, bool) {
+	i = skipWS(doc, i+1)
+	if i < len(doc) && doc[i] == ']' {
+		return i + 1, true
+	}
+	for {
+		elem := ctxNone
+		switch {
+		case ctx == ctxEnvList:
+			elem = ctxEnvVar
+		case i < len(doc) && bytes.HasPrefix(doc[i:], []byte(`{"op"`)):
+			elem = ctxPatch
+		}
+		end, ok := r.value(doc, i, elem, depth)
+		if !ok {
+			return end, false
+		}
+		i = skipWS(doc, end)
+		if i >= len(doc) {
+			return i, false
+		}
+		switch doc[i] {
+		case ',':
+			i = skipWS(doc, i+1)
+		case ']':
+			return i + 1, true
+		default:
+			return i, false
+		}
 	}
 }
 
-func (r *Redactor) object(ctx redactCtx) {
+func (r *Redactor) object(doc []byte, i int, ctx redactCtx, depth int) (int, bool) {
+	i = skipWS(doc, i+1)
+	if i < len(doc) && doc[i] == '}' {
+		return i + 1, true
+	}
+	var patchEnv bool
+	var patchValue span
+	for {
+		if i >= len(doc) || doc[i] != '"' {
+			return i, false
+		}
+		kend := r.scalar(doc, i)
+		if kend < 0 {
+			return i, false
+		}
+		key := doc[i+1 : kend-1]
+		if bytes.IndexByte(key, '\\') >= 0 {
+			var sc Scanner
+			sc.Reset(doc[i:kend])
+			key = sc.Bytes()
+		}
+		i = skipWS(doc, kend)
+		if i >= len(doc) || doc[i] != ':' {
+			return i, false
+		}
+		i = skipWS(doc, i+1)
+		start := i
+		var end int
+		var ok bool
+		switch k := string(key); {
+		case k == "managedFields":
+			end, ok = r.replace(doc, i, depth, "null")
+		case k == "kubectl.kubernetes.io/last-applied-configuration",
+			ctx == ctxEnvVar && k == "value",
+			ctx == ctxSecret && (k == "data" || k == "stringData"):
+			end, ok = r.replace(doc, i, depth, redactedJSON)
+		case k == "env":
+			end, ok = r.value(doc, i, ctxEnvList, depth)
+		case ctx == ctxPatch && k == "path":
+			end, ok = r.value(doc, i, ctxNone, depth)
+			if ok && doc[start] == '"' {
+				path := string(doc[start+1 : end-1])
+				patchEnv = strings.Contains(path, "/env") || strings.Contains(path, "last-applied")
+			}
+		case ctx == ctxPatch && k == "value":
+			end, ok = r.value(doc, i, ctxNone, depth)
+			patchValue = span{start, end, redactedJSON}
+		default:
+			end, ok = r.value(doc, i, ctxNone, depth)
+		}
+		if !ok {
+			return end, false
+		}
+		i = skipWS(doc, end)
+		if i >= len(doc) {
+			return i, false
+		}
+		switch doc[i] {
+		case ',':
+			i = skipWS(doc, i+1)
+		case '}':
+			if patchEnv && patchValue.end > 0 {
+				r.addSpan(patchValue)
+			}
+			return i + 1, true
+		default:
+			return i, false
+		}
+	}
+}
+
+const redactedJSON = `"` + Redacted + `"`
+
+// replace records that the value at i is to be replaced by with.
+func (r *Redactor) replace(doc []byte, i, depth int, with string) (int, bool) {
+	spans := len(r.spans)
+	end, ok := r.value(doc, i, ctxNone, depth)
+	r.spans = r.spans[:spans] // the whole value goes: drop spans inside it
+	if ok {
+		r.addSpan(span{i, end, with})
+	}
+	return end, ok
+}
+
+// addSpan adds a span, keeping spans in document order and dropping those
+// inside it (a JSON patch value is added after its inner spans were found).
+func (r *Redactor) addSpan(s span) {
+	kept := r.spans[:0]
+	for _, o := range r.spans {
+		if o.start < s.start || o.end > s.end {
+			kept = append(kept, o)
+		}
+	}
+	r.spans = append(kept, s)
+	for j := len(r.spans) - 1; j > 0 && r.spans[j].start < r.spans[j-1].start; j-- {
+		r.spans[j], r.spans[j-1] = r.spans[j-1], r.spans[j]
+	}
+}
+
+// scalar returns the end of the string, number or literal at i, or -1.
+func (r *Redactor) scalar(doc []byte, i int) int {
 	sc := &r.sc
-	if isKind(sc.buf[sc.pos:], "Secret") {
-		ctx = ctxSecretOf
+	sc.pos, sc.err = i, nil
+	switch doc[i] {
+	case '"':
+		sc.skipStr()
+	case 't':
+		sc.literal("true")
+	case 'f':
+		sc.literal("false")
+	case 'n':
+		sc.literal("null")
+	default:
+		sc.number()
 	}
-	r.out = append(r.out, '{')
-	first := true
-	sc.Object(func(k []byte) error {
-		key := string(k)
-		switch {
-		case key == "managedFields", key == "kubectl.kubernetes.io/last-applied-configuration":
-			sc.Skip()
-			return nil
-		}
-		if !first {
-			r.out = append(r.out, ',')
-		}
-		first = false
-		r.out = appendJSONString(r.out, k)
-		r.out = append(r.out, ':')
-		switch {
-		case ctx == ctxEnvVar && key == "value",
-			ctx == ctxSecretOf && (key == "data" || key == "stringData"):
-			sc.Skip()
-			r.out = appendJSONString(r.out, []byte(Redacted))
-		case key == "env":
-			r.value(ctxEnvList)
-		default:
-			r.value(ctxNone)
-		}
-		return nil
-	})
-	r.out = append(r.out, '}')
+	if sc.err != nil {
+		return -1
+	}
+	return sc.pos
 }
 
-const hexDigits = "0123456789abcdef"
-
-// appendJSONString appends s as a JSON string.
-func appendJSONString(dst, s []byte) []byte {
-	dst = append(dst, '"')
-	for _, c := range s {
-		switch {
-		case c == '"' || c == '\\':
-			dst = append(dst, '\\', c)
-		case c < 0x20:
-			dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+func skipWS(doc []byte, i int) int {
+	for i < len(doc) {
+		switch doc[i] {
+		case ' ', '\t', '\n', '\r':
+			i++
 		default:
-			dst = append(dst, c)
+			return i
 		}
 	}
-	return append(dst, '"')
+	return i
 }

@@ -268,13 +268,14 @@ func (s *Scanner) Raw() []byte {
 	return s.buf[start:s.pos]
 }
 
-// Skip moves past the value at the cursor, checking its structure.
+// Skip moves past the value at the cursor. Containers are skipped by
+// counting brackets and jumping over strings, without checking every token:
+// what podtrace keeps is validated strictly when it is redacted (Redactor),
+// and what it skips it never uses.
 func (s *Scanner) Skip() {
-	switch s.Peek() {
-	case '{':
-		s.Object(func([]byte) error { s.Skip(); return nil })
-	case '[':
-		s.Array(func() error { s.Skip(); return nil })
+	switch c := s.Peek(); c {
+	case '{', '[':
+		s.skipContainer()
 	case '"':
 		s.skipStr()
 	case 't':
@@ -290,6 +291,56 @@ func (s *Scanner) Skip() {
 	}
 }
 
+func (s *Scanner) skipContainer() {
+	b := s.buf
+	depth := 0
+	for i := s.pos; i < len(b); i++ {
+		switch b[i] {
+		case '"':
+			end := stringEnd(b, i+1)
+			if end < 0 {
+				s.pos = i
+				s.fail("unterminated string")
+				return
+			}
+			i = end
+		case '{', '[':
+			if depth++; depth+s.depth > maxDepth {
+				s.pos = i
+				s.fail("nesting too deep")
+				return
+			}
+		case '}', ']':
+			if depth--; depth == 0 {
+				s.pos = i + 1
+				return
+			}
+		}
+	}
+	s.fail("unexpected end of input")
+}
+
+// stringEnd returns the index of the quote closing a string whose content
+// starts at i, or -1.
+func stringEnd(b []byte, i int) int {
+	for {
+		j := bytes.IndexByte(b[i:], '"')
+		if j < 0 {
+			return -1
+		}
+		q := i + j
+		// count the backslashes before the quote: an odd number escapes it
+		n := 0
+		for k := q - 1; k >= i && b[k] == '\\'; k-- {
+			n++
+		}
+		if n%2 == 0 {
+			return q
+		}
+		i = q + 1
+	}
+}
+
 func (s *Scanner) literal(lit string) {
 	if !bytes.HasPrefix(s.buf[s.pos:], []byte(lit)) {
 		s.fail("invalid literal")
@@ -298,73 +349,80 @@ func (s *Scanner) literal(lit string) {
 	s.pos += len(lit)
 }
 
+// number reads a JSON number (RFC 8259 grammar).
 func (s *Scanner) number() []byte {
-	start := s.pos
-	i := s.pos
-	if i < len(s.buf) && s.buf[i] == '-' {
+	b, start := s.buf, s.pos
+	i := start
+	digits := func() bool {
+		j := i
+		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+			i++
+		}
+		return i > j
+	}
+	if i < len(b) && b[i] == '-' {
 		i++
 	}
-	digits := i
-	for i < len(s.buf) {
-		c := s.buf[i]
-		if (c >= '0' && c <= '9') || c == '.' || c == 'e' || c == 'E' || c == '+' || c == '-' {
-			i++
-			continue
-		}
-		break
-	}
-	if i == digits {
+	switch {
+	case i < len(b) && b[i] == '0':
+		i++
+	case !digits():
 		s.fail("invalid value")
 		return nil
 	}
+	if i < len(b) && b[i] == '.' {
+		i++
+		if !digits() {
+			s.fail("invalid number")
+			return nil
+		}
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		if !digits() {
+			s.fail("invalid number")
+			return nil
+		}
+	}
 	s.pos = i
-	return s.buf[start:i]
+	return b[start:i]
 }
 
 // skipStr moves past a string without unescaping it.
 func (s *Scanner) skipStr() {
-	i := s.pos + 1
-	for {
-		j := bytes.IndexAny(s.buf[i:], "\"\\")
-		if j < 0 {
-			s.fail("unterminated string")
-			return
-		}
-		i += j
-		if s.buf[i] == '"' {
+	b := s.buf
+	for i := s.pos + 1; i < len(b); i++ {
+		switch c := b[i]; {
+		case c == '"':
 			s.pos = i + 1
 			return
-		}
-		i += 2 // escaped character: skip the backslash and what it escapes
-		if i > len(s.buf) {
-			s.fail("unterminated string")
+		case c == '\\':
+			i++ // skip what it escapes
+		case c < 0x20:
+			s.pos = i
+			s.fail("control character in string")
 			return
 		}
 	}
+	s.fail("unterminated string")
 }
 
 // str reads a string at the cursor (which is on the opening quote).
 func (s *Scanner) str() []byte {
 	start := s.pos + 1
-	i := start
-	for i < len(s.buf) {
-		c := s.buf[i]
-		if c == '"' {
-			s.pos = i + 1
-			return s.buf[start:i]
-		}
-		if c == '\\' {
-			return s.unescape(start, i)
-		}
-		if c < 0x20 {
-			s.pos = i
-			s.fail("control character in string")
-			return nil
-		}
-		i++
+	end := stringEnd(s.buf, start)
+	if end < 0 {
+		s.fail("unterminated string")
+		return nil
 	}
-	s.fail("unterminated string")
-	return nil
+	if i := bytes.IndexByte(s.buf[start:end], '\\'); i >= 0 {
+		return s.unescape(start, start+i)
+	}
+	s.pos = end + 1
+	return s.buf[start:end]
 }
 
 func (s *Scanner) unescape(start, i int) []byte {

@@ -1,0 +1,122 @@
+package cli
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/podtrace/podtrace/decode"
+	"github.com/podtrace/podtrace/demo"
+	"github.com/podtrace/podtrace/synth"
+)
+
+// runBench replays a large synthetic audit log (the real capture replicated
+// with rewritten namespaces and uids) through the whole pipeline into
+// SQLite, and prints throughput next to a bare encoding/json Valid pass.
+func runBench(ctx context.Context, env Env, args []string) error {
+	fs := flagSet("bench", env)
+	copies := fs.Int("copies", 200, "copies of the capture in the synthetic log")
+	capture := fs.String("capture", "", "audit log to replicate (default: the shipped kwok-only capture)")
+	keep := fs.String("dir", "", "work directory to keep (default: a temporary one, removed)")
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	dir := *keep
+	if dir == "" {
+		var err error
+		if dir, err = os.MkdirTemp("", "podtrace-bench-"); err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+	}
+	if *capture == "" {
+		caps, err := demo.WriteCaptures(dir)
+		if err != nil {
+			return err
+		}
+		*capture = caps[0].Path
+	}
+	c, err := synth.Load(*capture, "demo")
+	if err != nil {
+		return err
+	}
+	logPath := filepath.Join(dir, "synthetic-audit.log")
+	f, err := os.Create(logPath)
+	if err != nil {
+		return err
+	}
+	size, err := c.Write(f, *copies)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("write synthetic log: %w", err)
+	}
+	fmt.Fprintf(env.Stdout, "synthetic log: %d copies of %s, %d events, %.1f MB\n", *copies, filepath.Base(*capture), len(c.Lines)**copies, float64(size)/1e6)
+
+	valid, err := timedPass(logPath, func(b []byte) { json.Valid(b) })
+	if err != nil {
+		return err
+	}
+	d := decode.Decoder{KeepRaw: true}
+	dec, err := timedPass(logPath, func(b []byte) { d.Decode(b, func(*decode.Event) {}) })
+	if err != nil {
+		return err
+	}
+	sum, err := replayFiles(ctx, env, filepath.Join(dir, "bench.db"), "bench", []string{logPath}, false)
+	if err != nil {
+		return err
+	}
+	mbps := func(d time.Duration) float64 { return float64(size) / 1e6 / d.Seconds() }
+	fmt.Fprintf(env.Stdout, "encoding/json Valid pass:        %8.1f MB/s\n", mbps(valid))
+	fmt.Fprintf(env.Stdout, "decode (podtrace scanner):       %8.1f MB/s  %10.0f events/s\n", mbps(dec), float64(sum.Events)/dec.Seconds())
+	fmt.Fprintf(env.Stdout, "whole pipeline into SQLite:      %8.1f MB/s  %10.0f events/s  (%.2fx the Valid pass)\n",
+		mbps(sum.Elapsed), float64(sum.Events)/sum.Elapsed.Seconds(), valid.Seconds()/sum.Elapsed.Seconds())
+	fmt.Fprintf(env.Stdout, "replay: %s\n", sum)
+	fmt.Fprintf(env.Stdout, "peak RSS: %s\n", peakRSS())
+	return nil
+}
+
+// timedPass reads the file line by line and times fn over every line
+// (reading included, as a replay must read too).
+func timedPass(path string, fn func([]byte)) (time.Duration, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	start := time.Now()
+	br := bufio.NewReaderSize(f, 1<<20)
+	for {
+		line, err := br.ReadSlice('\n')
+		if len(line) > 0 {
+			fn(bytes.TrimRight(line, "\n"))
+		}
+		if err != nil {
+			break
+		}
+	}
+	return time.Since(start), nil
+}
+
+// peakRSS reads the process's peak resident set size (Linux).
+func peakRSS() string {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return "unknown"
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "VmHWM:"); ok {
+			kb, _ := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")))
+			return fmt.Sprintf("%.0f MB", float64(kb)/1024)
+		}
+	}
+	return "unknown"
+}

@@ -1,0 +1,62 @@
+package decode_test
+
+import (
+	"encoding/json"
+	"testing"
+
+	"github.com/podtrace/podtrace/decode"
+)
+
+func benchLines(b *testing.B) ([][]byte, int64) {
+	ls := lines(b, "../testdata/kwok-only-v1.34.10/audit.log")
+	var n int64
+	for _, l := range ls {
+		n += int64(len(l))
+	}
+	return ls, n
+}
+
+// BenchmarkDecode: the real capture through the decoder, with redaction of
+// the events kept (as ingest runs it).
+func BenchmarkDecode(b *testing.B) {
+	ls, n := benchLines(b)
+	d := decode.Decoder{KeepRaw: true}
+	b.SetBytes(n)
+	b.ReportAllocs()
+	for b.Loop() {
+		for _, l := range ls {
+			d.Decode(l, func(*decode.Event) {})
+		}
+	}
+	b.ReportMetric(float64(len(ls))*float64(b.N)/b.Elapsed().Seconds(), "events/s")
+}
+
+// BenchmarkJSONValid is the yardstick: a bare encoding/json Valid pass.
+func BenchmarkJSONValid(b *testing.B) {
+	ls, n := benchLines(b)
+	b.SetBytes(n)
+	b.ReportAllocs()
+	for b.Loop() {
+		for _, l := range ls {
+			json.Valid(l)
+		}
+	}
+}
+
+func BenchmarkRedact(b *testing.B) {
+	ls, _ := benchLines(b)
+	var pods [][]byte
+	var n int64
+	d := decode.Decoder{}
+	for _, l := range ls {
+		d.Decode(l, func(*decode.Event) { pods = append(pods, l); n += int64(len(l)) })
+	}
+	var r decode.Redactor
+	b.SetBytes(n)
+	b.ReportAllocs()
+	for b.Loop() {
+		for _, p := range pods {
+			r.Redact(p)
+		}
+	}
+}
