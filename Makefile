@@ -24,6 +24,7 @@ fuzz-short:
 ## bench: throughput of the hot paths, and of a whole replay of a large synthetic file
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+	$(GO) run ./cmd/podtrace bench --copies 200
 
 ## e2e: the real-cluster suite (builds and caches kube-apiserver & co. on first use)
 e2e:
