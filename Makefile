@@ -1,7 +1,7 @@
 # podtrace — see README.md
 GO ?= go
 
-.PHONY: test unit fuzz-short bench e2e demo build
+.PHONY: test unit fuzz-short bench e2e demo build test-postgres vulncheck loadtest ui ui-test
 
 ## test: everything CI runs on every change (unit, golden, HTTP, short fuzz)
 test: unit fuzz-short
@@ -21,10 +21,36 @@ fuzz-short:
 		done; \
 	done
 
+## test-postgres: the store suite, crash, replica and secrets tests against a throwaway PostgreSQL
+test-postgres:
+	scripts/with-postgres.sh $(GO) test -count=1 ./storetest/... ./postgres/... ./sqlite/... ./crashtest/... ./server/... ./retention/...
+
+## vulncheck: govulncheck ./... (pinned); skipped, loudly, where its database is unreachable
+vulncheck:
+	scripts/vulncheck.sh
+
+## loadtest: sustained webhook throughput with apiserver-shaped batches: events/s, ack latency p50/p99
+loadtest:
+	scripts/loadtest.sh
+
 ## bench: throughput of the hot paths, and of a whole replay of a large synthetic file
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 	$(GO) run ./cmd/podtrace bench --copies 200
+
+## ui: rebuild the web UI (ui/web, Vite + TypeScript) into ui/dist with npm; the Go
+## build never needs node: ui/dist is committed and embedded with go:embed. (npm install,
+## not npm ci: the registry here lacks rollup's other-platform packages, which npm ci
+## insists on finding in the lock file.)
+ui:
+	cd ui/web && npm install --no-audit --no-fund --no-save && npm run build
+
+## ui-test: check ui/dist is built from ui/web, then the browser test: headless Chromium
+## (apt-get install chromium) via playwright-core against a real podtrace serve loaded with
+## the real captures; screenshots in ui/e2e/artifacts/
+ui-test: ui
+	git diff --exit-code --stat -- ui/dist || { echo "ui/dist is stale: run make ui and commit it"; exit 1; }
+	cd ui/e2e && npm ci --no-audit --no-fund && npm test
 
 ## e2e: the real-cluster suite (builds and caches kube-apiserver & co. on first use)
 e2e:

@@ -7,6 +7,7 @@
 package podtrace
 
 import (
+	"encoding/hex"
 	"time"
 )
 
@@ -157,4 +158,19 @@ type Span struct {
 	TraceID string    `json:"trace_id"`
 	SpanID  string    `json:"span_id"`
 	Parent  string    `json:"parent_span_id,omitempty"`
+}
+
+// TraceID is the OpenTelemetry trace id of a delivery (cluster, pod uid,
+// kind, seq): DeliveryTraceID of its Key, so replaying captures and
+// receiving them live give the same id, and the trace exporter and the trace
+// API name the same trace without storing anything.
+func TraceID(cluster, uid string, kind Kind, seq int) [16]byte {
+	return DeliveryTraceID(Key{Cluster: cluster, UID: uid, Kind: kind, Seq: seq})
+}
+
+// TraceIDHex is TraceID as 32 lowercase hex digits, the form OTLP/JSON,
+// W3C traceparent and Jaeger use.
+func TraceIDHex(cluster, uid string, kind Kind, seq int) string {
+	id := TraceID(cluster, uid, kind, seq)
+	return hex.EncodeToString(id[:])
 }

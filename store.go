@@ -64,6 +64,7 @@ type RecordFilter struct {
 	Code      string // a diagnosis code the record carries
 	Owner     Owner  // a diagnosis owner the record carries
 	Node      string
+	TraceID   string    // the record's trace id (Record.TraceHex), 32 hex digits
 	Since     time.Time // created at or after
 	Until     time.Time // created before
 	Limit     int
@@ -96,6 +97,15 @@ type Store interface {
 	Records(ctx context.Context, f RecordFilter) ([]Record, string, error)
 	// PodEvents returns the journaled events of a pod, in time order.
 	PodEvents(ctx context.Context, cluster, uid string) ([]JournalEvent, error)
+
+	// DeleteBefore deletes, in one short transaction, at most limit rows of
+	// each kind that the cluster holds from before the cutoff: records of
+	// deliveries that finished (or, still open, were created) before it,
+	// pod states last seen before it, and journal events before it that are
+	// already applied (Applied), so recovery never needs a deleted event.
+	// It reports how many rows it deleted; retention calls it until that is
+	// less than limit.
+	DeleteBefore(ctx context.Context, cluster string, before time.Time, limit int) (int, error)
 
 	Close() error
 }

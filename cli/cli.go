@@ -34,6 +34,7 @@ func commands() []command {
 		{"pods", "list delivery records", runPods},
 		{"explain", "show one pod's deliveries with a timeline of phases", runExplain},
 		{"demo", "replay the real captures shipped with podtrace and serve them", runDemo},
+		{"config", "generate the audit policy, webhook kubeconfig and tracing configs for a cluster", runConfig},
 		{"bench", "replay a large synthetic audit log and print throughput and peak memory", runBench},
 	}
 }

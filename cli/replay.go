@@ -8,7 +8,9 @@ import (
 	"time"
 
 	"github.com/podtrace/podtrace/auditfile"
+	"github.com/podtrace/podtrace/correlate"
 	"github.com/podtrace/podtrace/ingest"
+	"github.com/podtrace/podtrace/otlp"
 	"github.com/podtrace/podtrace/sqlite"
 )
 
@@ -17,12 +19,18 @@ type replaySummary struct {
 	Events, Relevant, Malformed, Duplicates, Pods, Records int64
 	Bytes                                                  int64
 	Elapsed                                                time.Duration
+	// Spans from OTLP/JSON files, and how many joined a pod.
+	Spans, SpansJoined int64
 }
 
 func (s replaySummary) String() string {
 	rate := float64(s.Events) / s.Elapsed.Seconds()
-	return fmt.Sprintf("%d events (%d about pods), %d pods, %d records, %d malformed, %d duplicates, %.0f events/s, %.1f MB/s",
+	out := fmt.Sprintf("%d events (%d about pods), %d pods, %d records, %d malformed, %d duplicates, %.0f events/s, %.1f MB/s",
 		s.Events, s.Relevant, s.Pods, s.Records, s.Malformed, s.Duplicates, rate, float64(s.Bytes)/1e6/s.Elapsed.Seconds())
+	if s.Spans > 0 {
+		out += fmt.Sprintf(", %d spans (%d joined to pods)", s.Spans, s.SpansJoined)
+	}
+	return out
 }
 
 func runReplay(ctx context.Context, env Env, args []string) error {
@@ -35,7 +43,7 @@ func runReplay(ctx context.Context, env Env, args []string) error {
 		return err
 	}
 	if len(files) == 0 {
-		fmt.Fprintln(env.Stderr, "usage: podtrace replay [--db PATH] [--cluster NAME] FILE...")
+		fmt.Fprintln(env.Stderr, "usage: podtrace replay [--db PATH] [--cluster NAME] FILE... (audit logs; OTLP/JSON trace files too)")
 		return errUsage
 	}
 	sum, err := replayFiles(ctx, env, *db, *cluster, files, env.IsTerminal && !*quiet)
@@ -58,18 +66,36 @@ func replayFiles(ctx context.Context, env Env, db, cluster string, files []strin
 	cfg := ingest.DefaultConfig()
 	cfg.Cluster = cluster
 	cfg.FlushInterval = 2 * time.Second
-	p := ingest.New(cfg, st, analyzers(), nil, logger(env))
+	as, err := analyzers()
+	if err != nil {
+		return replaySummary{}, err
+	}
+	// OTLP/JSON files go after the audit logs: their spans then find the
+	// pods known, whatever order the files were named in
+	auditFiles, spanFiles, err := splitOTLP(files)
+	if err != nil {
+		return replaySummary{}, err
+	}
+	jcfg := correlate.DefaultConfig()
+	jcfg.Cluster, jcfg.Block = cluster, true
+	joiner, err := correlate.New(jcfg, nil, logger(env))
+	if err != nil {
+		return replaySummary{}, err
+	}
+	p := ingest.New(cfg, st, append(as, joiner), nil, logger(env))
 	if err := p.Start(ctx); err != nil {
 		return replaySummary{}, err
 	}
+	joiner.Start(p)
 	r := auditfile.NewReader(p)
 	var sum replaySummary
-	for _, f := range files {
+	for _, f := range auditFiles {
 		var progress auditfile.Progress
 		if bar {
 			progress = progressBar(env.Stderr, f)
 		}
 		if err := r.Replay(ctx, f, progress); err != nil {
+			joiner.Close()
 			p.Close()
 			return sum, err
 		}
@@ -78,6 +104,12 @@ func replayFiles(ctx context.Context, env Env, db, cluster string, files []strin
 		}
 	}
 	werr := r.Wait(ctx)
+	var spans otlp.FileStats
+	var decoded int64
+	if werr == nil {
+		spans, decoded, werr = replaySpans(ctx, joiner, spanFiles)
+	}
+	joiner.Close()
 	cerr := p.Close()
 	if werr != nil {
 		return sum, werr
@@ -89,12 +121,61 @@ func replayFiles(ctx context.Context, env Env, db, cluster string, files []strin
 	sum = replaySummary{
 		Events: ds.Events, Relevant: ds.Relevant, Malformed: ds.Malformed + r.Stats.TooLong,
 		Duplicates: p.Stats.Duplicates.Load(), Pods: p.Stats.Pods.Load(), Records: p.Stats.Records.Load(),
-		Bytes: ds.Bytes, Elapsed: time.Since(start),
+		Bytes: ds.Bytes + spans.Bytes, Elapsed: time.Since(start),
+		Spans: decoded, SpansJoined: joiner.Stats.Joined.Load(),
+	}
+	sum.Malformed += spans.Malformed
+	if spans.LastError != nil {
+		fmt.Fprintln(env.Stderr, "last malformed OTLP input:", spans.LastError)
 	}
 	if r.Stats.LastError != nil && sum.Malformed > 0 {
 		fmt.Fprintln(env.Stderr, "last malformed input:", r.Stats.LastError)
 	}
 	return sum, nil
+}
+
+// splitOTLP tells OTLP/JSON files from audit logs.
+func splitOTLP(files []string) (audit, spans []string, err error) {
+	for _, f := range files {
+		isOTLP, err := otlp.IsFile(f)
+		if err != nil {
+			return nil, nil, err
+		}
+		if isOTLP {
+			spans = append(spans, f)
+		} else {
+			audit = append(audit, f)
+		}
+	}
+	return audit, spans, nil
+}
+
+// replaySpans hands the spans of OTLP/JSON files to the joiner, waiting for
+// the pipeline rather than dropping any.
+func replaySpans(ctx context.Context, j *correlate.Joiner, files []string) (otlp.FileStats, int64, error) {
+	var total otlp.FileStats
+	var d otlp.Decoder
+	var spans int64
+	for _, f := range files {
+		st, err := otlp.ReadFile(ctx, f, func(pb []byte) error {
+			sp, _, err := d.Decode(pb)
+			if err != nil {
+				return err
+			}
+			spans += int64(len(sp))
+			return j.ConsumeSpans(ctx, sp)
+		})
+		total.Requests += st.Requests
+		total.Malformed += st.Malformed
+		total.Bytes += st.Bytes
+		if st.LastError != nil {
+			total.LastError = st.LastError
+		}
+		if err != nil {
+			return total, spans, fmt.Errorf("replay %s: %w", f, err)
+		}
+	}
+	return total, spans, nil
 }
 
 // progressBar draws "file [=====>    ] 42%" on a terminal.

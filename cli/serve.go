@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -9,6 +10,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/podtrace/podtrace/retention"
 	"github.com/podtrace/podtrace/server"
 )
 
@@ -27,8 +29,26 @@ func serveFlags(fs *flag.FlagSet) (configPath *string, apply func(*server.Config
 	queue := fs.Int("queue-events", def.QueueEvents, "events that may wait to be journaled before the webhook answers 503")
 	idle := fs.Duration("idle-after", def.IdleAfter, "event time an open pod stays in memory without news")
 	sync := fs.String("sync", def.Sync, "SQLite synchronous mode: FULL or NORMAL")
+	pgDSN := fs.String("postgres-dsn", "", "store in PostgreSQL (postgres://host/db; password from PGPASSWORD or ~/.pgpass) instead of --db")
+	shared := fs.Bool("shared-journal", def.SharedJournal, "replicas of this cluster share the PostgreSQL journal (false: exactly one podtrace serves it)")
+	keep := fs.String("retention", "", "delete records, pod states and journal events older than this (30d, 720h; default: keep)")
+	maxInflight := fs.Int64("max-inflight-bytes", def.MaxInflightBytes, "webhook body bytes handled at once before answering 503")
+	tlsCert := fs.String("tls-cert", "", "serve every listener over TLS with this PEM certificate chain")
+	tlsKey := fs.String("tls-key", "", "the PEM key of --tls-cert")
+	clientCA := fs.String("client-ca", "", "require ingest clients to present certificates signed by this PEM CA (mTLS)")
+	apiToken := fs.String("api-token-file", "", "file holding the bearer token API, UI and metrics clients must send")
+	apiUsers := fs.String("api-basic-auth-file", "", "htpasswd -B file (user:bcrypt-hash lines) for API, UI and metrics basic auth")
+	readOnly := fs.Bool("read-only", false, "serve the API and UI only: no ingest, no retention, no writes")
+	debugAddr := fs.String("debug-addr", "", "serve pprof on this separate address (behind the API credentials)")
+	otlpGRPC := fs.String("otlp-grpc-addr", def.OTLPGRPCAddr, "receive OTLP traces (component spans) over gRPC here; empty: off")
+	otlpHTTP := fs.String("otlp-http-addr", def.OTLPHTTPAddr, "receive OTLP traces over HTTP (POST /v1/traces) here; empty: off")
+	otlpForward := fs.String("otlp-forward", "", "forward every OTLP request received to this endpoint (grpc://host:4317, http://host:4318)")
+	otlpSampling := fs.Float64("otlp-forward-sampling", def.OTLPForwardSampling, "fraction of traces forwarded, by trace id")
+	otlpExport := fs.String("otlp-export", "", "export one trace per closed delivery to this OTLP endpoint (grpc://host:4317, http://host:4318)")
+	otlpDelay := fs.Duration("otlp-export-delay", def.OTLPExportDelay, "wait this long after a delivery closes before exporting it, for late component spans")
+	maxSpans := fs.Int("max-spans-per-pod", def.MaxSpansPerPod, "component spans kept with a pod")
 	apply = func(c *server.Config) error {
-		for env, dst := range map[string]*string{"PODTRACE_HTTP_ADDR": &c.HTTPAddr, "PODTRACE_DB": &c.DB, "PODTRACE_CLUSTER": &c.Cluster} {
+		for env, dst := range map[string]*string{"PODTRACE_HTTP_ADDR": &c.HTTPAddr, "PODTRACE_DB": &c.DB, "PODTRACE_CLUSTER": &c.Cluster, "PODTRACE_POSTGRES_DSN": &c.PostgresDSN} {
 			if v := os.Getenv(env); v != "" {
 				*dst = v
 			}
@@ -54,6 +74,46 @@ func serveFlags(fs *flag.FlagSet) (configPath *string, apply func(*server.Config
 				c.IdleAfter = *idle
 			case "sync":
 				c.Sync = *sync
+			case "postgres-dsn":
+				c.PostgresDSN = *pgDSN
+			case "shared-journal":
+				c.SharedJournal = *shared
+			case "retention":
+				d, perr := retention.ParseDuration(*keep)
+				if perr != nil {
+					err = errors.Join(err, fmt.Errorf("--retention: %w", perr))
+				}
+				c.Retention = d
+			case "max-inflight-bytes":
+				c.MaxInflightBytes = *maxInflight
+			case "tls-cert":
+				c.TLSCert = *tlsCert
+			case "tls-key":
+				c.TLSKey = *tlsKey
+			case "client-ca":
+				c.ClientCA = *clientCA
+			case "api-token-file":
+				c.APITokenFile = *apiToken
+			case "api-basic-auth-file":
+				c.APIBasicAuthFile = *apiUsers
+			case "read-only":
+				c.ReadOnly = *readOnly
+			case "debug-addr":
+				c.DebugAddr = *debugAddr
+			case "otlp-grpc-addr":
+				c.OTLPGRPCAddr = *otlpGRPC
+			case "otlp-http-addr":
+				c.OTLPHTTPAddr = *otlpHTTP
+			case "otlp-forward":
+				c.OTLPForward = *otlpForward
+			case "otlp-forward-sampling":
+				c.OTLPForwardSampling = *otlpSampling
+			case "otlp-export":
+				c.OTLPExport = *otlpExport
+			case "otlp-export-delay":
+				c.OTLPExportDelay = *otlpDelay
+			case "max-spans-per-pod":
+				c.MaxSpansPerPod = *maxSpans
 			}
 		})
 		return err

@@ -400,7 +400,23 @@ func (s *Scanner) skipStr() {
 			s.pos = i + 1
 			return
 		case c == '\\':
-			i++ // skip what it escapes
+			// a valid escape: \" \\ \/ \b \f \n \r \t or \u and four hex digits
+			if i+1 >= len(b) {
+				break
+			}
+			switch b[i+1] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				i++
+			case 'u':
+				if _, n := s.hex4(i + 2); n < 0 {
+					return
+				}
+				i += 5
+			default:
+				s.pos = i
+				s.fail("invalid escape in string")
+				return
+			}
 		case c < 0x20:
 			s.pos = i
 			s.fail("control character in string")

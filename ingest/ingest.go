@@ -57,7 +57,12 @@ type Config struct {
 	FlushInterval time.Duration
 	// FlushEvents saves early after this many applied events.
 	FlushEvents int
-	Lifecycle   lifecycle.Config
+	// SharedJournal is for replicas of one cluster on one shared store
+	// (see package postgres): the pipeline applies the cluster's whole
+	// journal in seq order, its own events and those other replicas
+	// journaled, instead of only the events it journaled itself.
+	SharedJournal bool
+	Lifecycle     lifecycle.Config
 }
 
 // DefaultConfig returns the defaults.
@@ -92,6 +97,7 @@ type Stats struct {
 type submission struct {
 	batch Batch
 	reply chan error
+	fn    func(m *lifecycle.Machine) // set by Submit instead of batch/reply
 }
 
 // Pipeline is the ingest pipeline. Create with New, then Start.
@@ -100,7 +106,7 @@ type Pipeline struct {
 	store     podtrace.Store
 	machine   *lifecycle.Machine
 	analyzers []Analyzer
-	onClose   func(r *podtrace.Record)
+	onClose   func(p *lifecycle.Pod, r *podtrace.Record)
 	log       *slog.Logger
 	subs      chan submission
 	stop      chan struct{}
@@ -119,7 +125,7 @@ type Pipeline struct {
 
 // New returns a pipeline over store. onClose, if not nil, is called once for
 // each record when it closes (gets its finished time), after it is saved.
-func New(cfg Config, store podtrace.Store, analyzers []Analyzer, onClose func(r *podtrace.Record), log *slog.Logger) *Pipeline {
+func New(cfg Config, store podtrace.Store, analyzers []Analyzer, onClose func(p *lifecycle.Pod, r *podtrace.Record), log *slog.Logger) *Pipeline {
 	p := &Pipeline{
 		cfg: cfg, store: store, analyzers: analyzers, onClose: onClose, log: log,
 		subs: make(chan submission, 1024), stop: make(chan struct{}), done: make(chan struct{}),
@@ -137,21 +143,9 @@ func (p *Pipeline) Start(ctx context.Context) error {
 		return fmt.Errorf("recover: %w", err)
 	}
 	p.applied = applied
-	var d decode.Decoder
-	recovered := 0
-	for {
-		evs, err := p.store.EventsAfter(ctx, p.cfg.Cluster, p.applied, 5000)
-		if err != nil {
-			return fmt.Errorf("recover: %w", err)
-		}
-		if len(evs) == 0 {
-			break
-		}
-		for _, je := range evs {
-			d.Decode(je.Body, func(ev *decode.Event) { p.apply(ev) })
-			p.applied = je.Seq
-			recovered++
-		}
+	recovered, err := p.catchUp(ctx)
+	if err != nil {
+		return fmt.Errorf("recover: %w", err)
 	}
 	if recovered > 0 {
 		if err := p.save(ctx); err != nil {
@@ -201,6 +195,33 @@ func (p *Pipeline) Enqueue(ctx context.Context, b Batch, block bool) (<-chan err
 	}
 	p.Stats.Enqueued.Add(n)
 	return reply, nil
+}
+
+// Submit hands fn to the pipeline goroutine, which runs it in turn with the
+// batches, with the lifecycle machine it owns: the way other sources (OTLP
+// spans) change pods without sharing them. Pods fn changes must be marked
+// dirty (Machine.MarkDirty) to be saved. With block false it fails at once
+// with ErrOverloaded when the queue is full; with block true it waits.
+func (p *Pipeline) Submit(ctx context.Context, fn func(m *lifecycle.Machine), block bool) error {
+	s := submission{fn: fn}
+	if block {
+		select {
+		case p.subs <- s:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-p.stop:
+			return ErrClosed
+		}
+	}
+	select {
+	case p.subs <- s:
+		return nil
+	case <-p.stop:
+		return ErrClosed
+	default:
+		return ErrOverloaded
+	}
 }
 
 // Close stops accepting batches, applies and saves everything queued, and
@@ -268,9 +289,39 @@ func (p *Pipeline) run() {
 	}
 }
 
+// catchUp applies the journal past the applied position.
+func (p *Pipeline) catchUp(ctx context.Context) (int, error) {
+	var d decode.Decoder
+	n := 0
+	for {
+		evs, err := p.store.EventsAfter(ctx, p.cfg.Cluster, p.applied, 5000)
+		if err != nil {
+			return n, err
+		}
+		if len(evs) == 0 {
+			return n, nil
+		}
+		for _, je := range evs {
+			d.Decode(je.Body, func(ev *decode.Event) { p.apply(ev) })
+			p.applied = je.Seq
+			n++
+		}
+	}
+}
+
 // commit journals a group of batches in one transaction, acknowledges them
 // and applies the new events.
 func (p *Pipeline) commit(ctx context.Context, group []submission) {
+	if p.cfg.SharedJournal {
+		// after this group (or on a tick, with none): what every replica journaled
+		defer func() {
+			if _, err := p.catchUp(ctx); err != nil {
+				p.Stats.Errors.Add(1)
+				p.setErr(err)
+				p.log.Error("read shared journal", "err", err)
+			}
+		}()
+	}
 	if len(group) == 0 {
 		return
 	}
@@ -284,24 +335,39 @@ func (p *Pipeline) commit(ctx context.Context, group []submission) {
 			js = append(js, p.journalEvent(ev))
 		}
 	}
-	added, err := p.store.AppendEvents(ctx, js)
+	var added []bool
+	var err error
+	if total > 0 {
+		added, err = p.store.AppendEvents(ctx, js)
+	}
 	for _, s := range group {
 		p.Stats.Queued.Add(-int64(len(s.batch.Events)))
-		s.reply <- err
+		if s.reply != nil {
+			s.reply <- err
+		}
 	}
 	if err != nil {
 		p.Stats.Errors.Add(1)
 		p.setErr(err)
 		p.log.Error("journal append failed", "err", err)
-		return
 	}
 	i := 0
 	for _, s := range group {
+		if s.fn != nil {
+			s.fn(p.machine)
+			p.sinceSave++
+			continue
+		}
+		if err != nil {
+			continue
+		}
 		for _, ev := range s.batch.Events {
 			if added[i] {
 				p.Stats.Journaled.Add(1)
-				p.apply(ev)
-				p.applied = js[i].Seq
+				if !p.cfg.SharedJournal {
+					p.apply(ev)
+					p.applied = js[i].Seq
+				}
 			} else {
 				p.Stats.Duplicates.Add(1)
 			}
@@ -347,7 +413,11 @@ func (p *Pipeline) save(ctx context.Context) error {
 	pods := p.machine.Dirty()
 	now := p.machine.Now()
 	c := podtrace.Commit{Cluster: p.cfg.Cluster, Applied: p.applied, Offsets: p.offsets}
-	var closed []podtrace.Record
+	type closure struct {
+		pod *lifecycle.Pod
+		rec podtrace.Record
+	}
+	var closed []closure
 	for _, pod := range pods {
 		recs := pod.Records(p.cfg.Cluster)
 		for _, a := range p.analyzers {
@@ -355,7 +425,7 @@ func (p *Pipeline) save(ctx context.Context) error {
 		}
 		for i := range recs {
 			if recs[i].Finished != nil && pod.MarkReported(recordKey(&recs[i])) {
-				closed = append(closed, recs[i])
+				closed = append(closed, closure{pod, recs[i]})
 			}
 		}
 		state, err := json.Marshal(pod)
@@ -376,7 +446,7 @@ func (p *Pipeline) save(ctx context.Context) error {
 	p.lastSave = time.Now()
 	if p.onClose != nil {
 		for i := range closed {
-			p.onClose(&closed[i])
+			p.onClose(closed[i].pod, &closed[i].rec)
 		}
 	}
 	p.machine.Evict()

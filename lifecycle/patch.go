@@ -94,7 +94,15 @@ func mergeContainers(cur, patch []decode.ContainerStatus) []decode.ContainerStat
 var (
 	ErrPatchOp   = errors.New("unsupported JSON patch operation")
 	ErrPatchPath = errors.New("JSON patch path not found")
+	// ErrPatchTooLarge: the patch's copy operations would grow the document
+	// past maxPatchCopy values (each copy of a value into itself doubles it).
+	ErrPatchTooLarge = errors.New("JSON patch copies too much")
 )
+
+// maxPatchCopy bounds what one patch may copy in all, counted as one per
+// JSON value plus the bytes of its strings and keys; real status patches
+// copy nothing or a few kB.
+const maxPatchCopy = 1 << 20
 
 // applyJSONPatch applies an RFC 6902 JSON patch (as kubectl and clients send
 // for pods/status) to the pod's status and returns the result.
@@ -155,6 +163,7 @@ func ApplyJSONPatch(doc any, patch []byte) (any, error) {
 	if err := json.Unmarshal(patch, &ops); err != nil {
 		return nil, fmt.Errorf("JSON patch: %w", err)
 	}
+	copied := 0
 	for i, op := range ops {
 		var err error
 		var val any
@@ -184,8 +193,9 @@ func ApplyJSONPatch(doc any, patch []byte) (any, error) {
 			var v any
 			if op.Op == "move" {
 				doc, v, err = patchRemove(doc, op.From)
-			} else {
-				v, err = patchGet(doc, op.From)
+			} else if v, err = patchGet(doc, op.From); err == nil {
+				// a copy is a new value (RFC 6902), not a shared one
+				v, err = copyValue(v, &copied)
 			}
 			if err == nil {
 				doc, err = patchSet(doc, op.Path, v, true)
@@ -198,6 +208,41 @@ func ApplyJSONPatch(doc any, patch []byte) (any, error) {
 		}
 	}
 	return doc, nil
+}
+
+// copyValue deep-copies a generic JSON value, counting what it copies into
+// *n and failing past maxPatchCopy.
+func copyValue(v any, n *int) (any, error) {
+	if s, ok := v.(string); ok {
+		*n += len(s)
+	}
+	if *n++; *n > maxPatchCopy {
+		return nil, ErrPatchTooLarge
+	}
+	switch c := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(c))
+		for k, e := range c {
+			*n += len(k)
+			ce, err := copyValue(e, n)
+			if err != nil {
+				return nil, err
+			}
+			out[k] = ce
+		}
+		return out, nil
+	case []any:
+		out := make([]any, len(c))
+		for i, e := range c {
+			ce, err := copyValue(e, n)
+			if err != nil {
+				return nil, err
+			}
+			out[i] = ce
+		}
+		return out, nil
+	}
+	return v, nil
 }
 
 func splitPointer(path string) ([]string, error) {

@@ -1,6 +1,7 @@
 package lifecycle
 
 import (
+	"fmt"
 	"sort"
 	"strings"
 	"time"
@@ -157,10 +158,79 @@ type Pod struct {
 	Reported []string `json:"rep,omitempty"`
 }
 
-// SpanRef is reserved for component spans linked to the pod.
+// SpanRef is a component span (an apiserver request, a kubelet sync, a CRI
+// call) joined to the pod by the correlate package, kept with the pod's state.
 type SpanRef struct {
-	TraceID string `json:"t"`
-	SpanID  string `json:"s"`
+	Service string `json:"svc"`
+	Name    string `json:"n"`
+	Start   int64  `json:"s"`            // unix ns
+	End     int64  `json:"e"`            // unix ns
+	Status  string `json:"st,omitempty"` // ok, error; empty: unset
+	TraceID string `json:"t"`            // hex
+	SpanID  string `json:"i"`            // hex
+	Parent  string `json:"p,omitempty"`  // hex
+	// AuditID is the audit event an apiserver request span served.
+	AuditID string `json:"a,omitempty"`
+	// Rank orders spans for the bound: higher ranks are dropped first.
+	Rank uint8 `json:"r,omitempty"`
+}
+
+func (s *SpanRef) before(o *SpanRef) bool {
+	if s.Start != o.Start {
+		return s.Start < o.Start
+	}
+	return s.SpanID < o.SpanID
+}
+
+// AddSpan adds s to the pod's spans once (by span id), sorted by start, and
+// keeps at most limit: beyond it the latest span of the highest rank goes,
+// so the set kept does not depend on arrival order. It reports whether the
+// pod's spans changed.
+func (p *Pod) AddSpan(s SpanRef, limit int) bool {
+	for i := range p.Spans {
+		if p.Spans[i].SpanID == s.SpanID && p.Spans[i].TraceID == s.TraceID {
+			return false
+		}
+	}
+	i := sort.Search(len(p.Spans), func(i int) bool { return s.before(&p.Spans[i]) })
+	p.Spans = append(p.Spans, SpanRef{})
+	copy(p.Spans[i+1:], p.Spans[i:])
+	p.Spans[i] = s
+	if len(p.Spans) <= limit {
+		return true
+	}
+	drop := 0
+	for j := range p.Spans {
+		if d := &p.Spans[drop]; p.Spans[j].Rank > d.Rank || (p.Spans[j].Rank == d.Rank && d.before(&p.Spans[j])) {
+			drop = j
+		}
+	}
+	dropped := p.Spans[drop].SpanID == s.SpanID && p.Spans[drop].TraceID == s.TraceID
+	p.Spans = append(p.Spans[:drop], p.Spans[drop+1:]...)
+	return !dropped
+}
+
+// Lookup returns the pod with the uid if the machine knows it, in memory or
+// restored through its Loader, or nil; unlike Apply it never creates one.
+// Callers that change the pod mark it dirty (MarkDirty) to have it saved.
+func (m *Machine) Lookup(uid string) (*Pod, error) {
+	if p := m.pods[uid]; p != nil {
+		return p, nil
+	}
+	if m.load == nil {
+		return nil, nil
+	}
+	p, err := m.load.LoadPod(uid)
+	if err != nil {
+		return nil, fmt.Errorf("restore pod %s: %w", uid, err)
+	}
+	if p == nil {
+		return nil, nil
+	}
+	m.Stats.Restored++
+	m.pods[uid] = p
+	m.index(p)
+	return p, nil
 }
 
 // Limits bound what one pod may hold.

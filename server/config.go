@@ -10,12 +10,22 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/podtrace/podtrace/diagnosis"
+	"github.com/podtrace/podtrace/slo"
 )
 
 // Config is podtrace serve's configuration: a YAML file (strict: unknown
 // keys fail), then flags on top. Every field has a default.
 type Config struct {
 	Cluster string `yaml:"cluster"`
+	// Diagnosis holds the thresholds that make a delivery or phase slow.
+	Diagnosis diagnosis.Config `yaml:"diagnosis"`
+	// SLO holds the delivery targets: rules, first match wins.
+	SLO slo.Config `yaml:"slo"`
+	// MetricsNamespaces, if set, is the allow-list of namespaces given
+	// their own label value in delivery metrics; others are "other".
+	MetricsNamespaces []string `yaml:"metrics_namespaces"`
 	// HTTPAddr serves the webhook, health, metrics, API and UI.
 	HTTPAddr string `yaml:"http_addr"`
 	// DB is the SQLite database file.
@@ -36,12 +46,67 @@ type Config struct {
 	FlushInterval time.Duration `yaml:"flush_interval"`
 	// IdleAfter is how long (event time) an open pod stays in memory without news.
 	IdleAfter time.Duration `yaml:"idle_after"`
+
+	// PostgresDSN, if set, stores in PostgreSQL (postgres://host/db) instead
+	// of the SQLite file db: many clusters' podtraces may share one database.
+	// Give the password by PGPASSWORD or ~/.pgpass rather than in the DSN.
+	PostgresDSN string `yaml:"postgres_dsn"`
+	// SharedJournal lets replicas of this cluster share the PostgreSQL
+	// journal (see package postgres). On by default; turn it off only when
+	// exactly one podtrace serves the cluster (it then skips re-reading
+	// the journal).
+	SharedJournal bool `yaml:"shared_journal"`
+	// Retention is how long records, pod states and journal events are
+	// kept; 0 keeps everything. Deleted in small batches every minute.
+	Retention time.Duration `yaml:"retention"`
+	// MaxInflightBytes bounds the webhook bodies being read, decoded or
+	// waiting for the journal at once (a gzip or chunked body counts as
+	// max_body_bytes); beyond it requests get 503 with Retry-After.
+	MaxInflightBytes int64 `yaml:"max_inflight_bytes"`
+	// TLSCert and TLSKey (PEM files) serve every listener over TLS.
+	TLSCert string `yaml:"tls_cert"`
+	TLSKey  string `yaml:"tls_key"`
+	// ClientCA (PEM) makes the ingest endpoints require client
+	// certificates signed by it (mTLS).
+	ClientCA string `yaml:"client_ca"`
+	// APITokenFile and APIBasicAuthFile (htpasswd -B: user:bcrypt-hash
+	// lines) protect the API, UI and metrics; either credential is enough.
+	APITokenFile     string `yaml:"api_token_file"`
+	APIBasicAuthFile string `yaml:"api_basic_auth_file"`
+	// ReadOnly serves the API and UI only: no ingest, no retention, and
+	// every request that is not GET, HEAD or OPTIONS is refused.
+	ReadOnly bool `yaml:"read_only"`
+	// DebugAddr, if set, serves pprof on this separate address (never on
+	// http_addr), behind the API's credentials.
+	DebugAddr string `yaml:"debug_addr"`
+
+	// OTLPGRPCAddr and OTLPHTTPAddr receive component spans over OTLP
+	// (gRPC; HTTP POST /v1/traces, also served on http_addr); empty turns a
+	// listener off.
+	OTLPGRPCAddr string `yaml:"otlp_grpc_addr"`
+	OTLPHTTPAddr string `yaml:"otlp_http_addr"`
+	// OTLPForward, if set, forwards every OTLP request received to this
+	// endpoint (grpc://host:port, http://host:port[/path], host:port for
+	// gRPC), so podtrace can stand in front of a collector or backend.
+	OTLPForward string `yaml:"otlp_forward"`
+	// OTLPForwardSampling is the fraction of traces forwarded, by trace id.
+	OTLPForwardSampling float64 `yaml:"otlp_forward_sampling"`
+	// OTLPExport, if set, exports one trace per closed delivery to this OTLP
+	// endpoint (same forms as otlp_forward).
+	OTLPExport string `yaml:"otlp_export"`
+	// OTLPExportDelay is how long a closed delivery waits before its trace
+	// is exported, so component spans arriving after it closed are linked.
+	OTLPExportDelay time.Duration `yaml:"otlp_export_delay"`
+	// MaxSpansPerPod bounds the component spans kept with a pod.
+	MaxSpansPerPod int `yaml:"max_spans_per_pod"`
 }
 
 // DefaultConfig returns the defaults.
 func DefaultConfig() Config {
 	return Config{
 		Cluster:       "default",
+		Diagnosis:     diagnosis.DefaultConfig(),
+		SLO:           slo.DefaultConfig(),
 		HTTPAddr:      "127.0.0.1:8080",
 		DB:            "./podtrace.db",
 		Sync:          "FULL",
@@ -50,6 +115,15 @@ func DefaultConfig() Config {
 		QueueEvents:   200_000,
 		FlushInterval: 500 * time.Millisecond,
 		IdleAfter:     10 * time.Minute,
+
+		SharedJournal:    true,
+		MaxInflightBytes: 64 << 20,
+
+		OTLPGRPCAddr:        "127.0.0.1:4317",
+		OTLPHTTPAddr:        "127.0.0.1:4318",
+		OTLPForwardSampling: 1,
+		OTLPExportDelay:     10 * time.Second,
+		MaxSpansPerPod:      64,
 	}
 }
 
@@ -109,6 +183,14 @@ func (c Config) Validate() error {
 		if _, err := os.Stat(c.IngestTokenFile); err != nil {
 			bad("ingest_token_file", "%v", err)
 		}
+	}
+	errs = append(errs, c.validateSecurity()...)
+	errs = append(errs, c.validateOTLP()...)
+	if err := c.Diagnosis.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := c.SLO.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }

@@ -18,9 +18,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/podtrace/podtrace"
+	"github.com/podtrace/podtrace/api"
 	"github.com/podtrace/podtrace/auditfile"
+	"github.com/podtrace/podtrace/deliverymetrics"
 	"github.com/podtrace/podtrace/ingest"
-	"github.com/podtrace/podtrace/sqlite"
+	"github.com/podtrace/podtrace/lifecycle"
+	"github.com/podtrace/podtrace/ui"
 	"github.com/podtrace/podtrace/webhook"
 )
 
@@ -28,7 +32,7 @@ import (
 type Server struct {
 	cfg      Config
 	log      *slog.Logger
-	store    *sqlite.Store
+	store    podtrace.Store
 	pipeline *ingest.Pipeline
 	webhook  *webhook.Handler
 	registry *prometheus.Registry
@@ -37,6 +41,10 @@ type Server struct {
 	follower *auditfile.Reader
 	wg       sync.WaitGroup
 	cancel   context.CancelFunc
+	sec      *security    // TLS, credentials, bounds (scale.go)
+	debug    *http.Server // pprof on debug_addr, if set
+	debugLn  net.Listener
+	spans    *spanSide // OTLP receivers, span joiner, forwarder, trace export (otlp.go)
 }
 
 // Start validates cfg, opens the store, recovers the pipeline and starts
@@ -53,17 +61,36 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		}
 		token = strings.TrimSpace(string(b))
 	}
-	st, err := sqlite.Open(ctx, cfg.DB, sqlite.Options{Sync: cfg.Sync})
+	st, err := openStore(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, log: log, store: st, registry: prometheus.NewRegistry()}
+	if s.spans, err = newSpanSide(cfg, s.registry, log); err != nil {
+		st.Close()
+		return nil, err
+	}
 	pcfg := ingest.DefaultConfig()
 	pcfg.Cluster = cfg.Cluster
 	pcfg.QueueEvents = cfg.QueueEvents
 	pcfg.FlushInterval = cfg.FlushInterval
 	pcfg.Lifecycle.IdleAfter = cfg.IdleAfter
-	s.pipeline = ingest.New(pcfg, st, nil, nil, log)
+	pcfg.SharedJournal = cfg.sharedJournal()
+	analysis, err := NewAnalysis(cfg.Diagnosis, cfg.SLO)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	delivered, err := deliverymetrics.New(s.registry, deliverymetrics.Config{Namespaces: cfg.MetricsNamespaces})
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	onClose := func(p *lifecycle.Pod, r *podtrace.Record) {
+		s.spans.onClose(p, r)
+		delivered.Observe(p, r)
+	}
+	s.pipeline = ingest.New(pcfg, st, []ingest.Analyzer{analysis, s.spans.joiner}, onClose, log)
 	if err := s.pipeline.Start(ctx); err != nil {
 		st.Close()
 		return nil, err
@@ -75,20 +102,34 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		return nil, fmt.Errorf("metrics: %w", err)
 	}
 
+	if s.sec, err = newSecurity(cfg, s.registry, log); err != nil {
+		s.pipeline.Close()
+		st.Close()
+		return nil, err
+	}
+	if err := s.spans.start(ctx, s.pipeline, st, s.sec); err != nil {
+		s.spans.stop(ctx)
+		s.pipeline.Close()
+		s.spans.flush(ctx)
+		st.Close()
+		return nil, err
+	}
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
+		s.spans.stop(ctx)
 		s.pipeline.Close()
+		s.spans.flush(ctx)
 		st.Close()
 		return nil, fmt.Errorf("listen %s: %w", cfg.HTTPAddr, err)
 	}
 	s.ln = ln
-	s.http = &http.Server{Handler: s.routes(), ReadHeaderTimeout: 10 * time.Second}
+	s.http = &http.Server{Handler: s.sec.guard(s.routes()), ReadHeaderTimeout: 10 * time.Second}
 	runCtx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		if err := s.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := s.sec.serveHTTP(s.http, ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("http server", "err", err)
 		}
 	}()
@@ -98,7 +139,12 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 			return nil, err
 		}
 	}
-	log.Info("podtrace serving", "addr", ln.Addr().String(), "db", cfg.DB, "cluster", cfg.Cluster)
+	if err := s.startDebug(s.sec); err != nil {
+		s.Close()
+		return nil, err
+	}
+	s.startRetention(runCtx)
+	log.Info("podtrace serving", "addr", ln.Addr().String(), "tls", s.sec.tls != nil, "store", cfg.storeName(), "cluster", cfg.Cluster, "read_only", cfg.ReadOnly)
 	return s, nil
 }
 
@@ -140,6 +186,13 @@ func (s *Server) routes() http.Handler {
 		w.Write([]byte("ok\n"))
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{EnableOpenMetrics: true}))
+	mux.Handle("/v1/traces", s.spans.receiver) // OTLP/HTTP, also on otlp_http_addr
+	// the REST API, its OpenAPI document, the Jaeger-compatible query API
+	apiHandler := api.New(s.store, api.Options{Log: s.log})
+	mux.Handle("/api/", apiHandler)
+	mux.Handle("GET /openapi.json", apiHandler)
+	// the web UI, with its own routes answered by index.html
+	mux.Handle("/", ui.Handler())
 	return mux
 }
 
@@ -149,8 +202,13 @@ func (s *Server) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	herr := s.http.Shutdown(ctx)
+	if s.debug != nil {
+		herr = errors.Join(herr, s.debug.Shutdown(ctx))
+	}
 	s.cancel()
 	s.wg.Wait()
+	serr := s.spans.stop(ctx)
 	perr := s.pipeline.Close()
-	return errors.Join(herr, perr, s.store.Close())
+	serr = errors.Join(serr, s.spans.flush(ctx))
+	return errors.Join(herr, perr, serr, s.store.Close())
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/podtrace/podtrace"
 	"github.com/podtrace/podtrace/auditfile"
+	"github.com/podtrace/podtrace/correlate"
 	"github.com/podtrace/podtrace/ingest"
 	"github.com/podtrace/podtrace/server"
 	"github.com/podtrace/podtrace/sqlite"
@@ -34,7 +35,18 @@ func replay(t *testing.T, files ...string) []byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := ingest.New(ingest.DefaultConfig(), st, nil, nil, quiet())
+	// the analyses serve runs: diagnosis and SLO; the span joiner sets the
+	// records' trace ids
+	def := server.DefaultConfig()
+	a, err := server.NewAnalysis(def.Diagnosis, def.SLO)
+	if err != nil {
+		t.Fatal(err)
+	}
+	j, err := correlate.New(correlate.DefaultConfig(), nil, quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := ingest.New(ingest.DefaultConfig(), st, []ingest.Analyzer{a, j}, nil, quiet())
 	if err := p.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -87,6 +99,7 @@ func start(t *testing.T, mod func(*server.Config)) (*server.Server, string) {
 	t.Helper()
 	cfg := server.DefaultConfig()
 	cfg.HTTPAddr = "127.0.0.1:0"
+	cfg.OTLPGRPCAddr, cfg.OTLPHTTPAddr = "127.0.0.1:0", "127.0.0.1:0"
 	cfg.DB = filepath.Join(t.TempDir(), "serve.db")
 	cfg.Sync = "NORMAL"
 	if mod != nil {

@@ -185,13 +185,14 @@ func (s *Store) Save(ctx context.Context, c podtrace.Commit) error {
 	}
 	defer tx.Rollback()
 	if len(c.Pods) > 0 {
-		st, err := tx.PrepareContext(ctx, `INSERT INTO pods (cluster, uid, namespace, name, created, last_seen, state) VALUES (?,?,?,?,?,?,?)
-			ON CONFLICT (cluster, uid) DO UPDATE SET namespace=excluded.namespace, name=excluded.name, created=excluded.created, last_seen=excluded.last_seen, state=excluded.state`)
+		st, err := tx.PrepareContext(ctx, `INSERT INTO pods (cluster, uid, namespace, name, created, last_seen, state, applied) VALUES (?,?,?,?,?,?,?,?)
+			ON CONFLICT (cluster, uid) DO UPDATE SET namespace=excluded.namespace, name=excluded.name, created=excluded.created, last_seen=excluded.last_seen, state=excluded.state, applied=excluded.applied
+			WHERE pods.applied <= excluded.applied`)
 		if err != nil {
 			return fmt.Errorf("save pods: %w", err)
 		}
 		for _, p := range c.Pods {
-			if _, err := st.ExecContext(ctx, p.Cluster, p.UID, p.Namespace, p.Name, p.Created, p.LastSeen, p.State); err != nil {
+			if _, err := st.ExecContext(ctx, p.Cluster, p.UID, p.Namespace, p.Name, p.Created, p.LastSeen, p.State, c.Applied); err != nil {
 				st.Close()
 				return fmt.Errorf("save pod %s: %w", p.UID, err)
 			}
@@ -199,9 +200,10 @@ func (s *Store) Save(ctx context.Context, c podtrace.Commit) error {
 		st.Close()
 	}
 	if len(c.Records) > 0 {
-		st, err := tx.PrepareContext(ctx, `INSERT INTO records (cluster, uid, kind, seq, namespace, name, outcome, node, created, finished, codes, owners, body) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)
+		st, err := tx.PrepareContext(ctx, `INSERT INTO records (cluster, uid, kind, seq, namespace, name, outcome, node, created, finished, codes, owners, trace_id, body, applied) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
 			ON CONFLICT (cluster, uid, kind, seq) DO UPDATE SET namespace=excluded.namespace, name=excluded.name, outcome=excluded.outcome, node=excluded.node,
-			created=excluded.created, finished=excluded.finished, codes=excluded.codes, owners=excluded.owners, body=excluded.body`)
+			created=excluded.created, finished=excluded.finished, codes=excluded.codes, owners=excluded.owners, trace_id=excluded.trace_id, body=excluded.body, applied=excluded.applied
+			WHERE records.applied <= excluded.applied`)
 		if err != nil {
 			return fmt.Errorf("save records: %w", err)
 		}
@@ -217,7 +219,7 @@ func (s *Store) Save(ctx context.Context, c podtrace.Commit) error {
 				fin = r.Finished.UnixNano()
 			}
 			codes, owners := findingIndex(r)
-			if _, err := st.ExecContext(ctx, r.Cluster, r.UID, string(r.Kind), r.Seq, r.Namespace, r.Name, string(r.Outcome), r.Node, r.Created.UnixNano(), fin, codes, owners, body); err != nil {
+			if _, err := st.ExecContext(ctx, r.Cluster, r.UID, string(r.Kind), r.Seq, r.Namespace, r.Name, string(r.Outcome), r.Node, r.Created.UnixNano(), fin, codes, owners, r.TraceHex(), body, c.Applied); err != nil {
 				st.Close()
 				return fmt.Errorf("save record %s: %w", r.UID, err)
 			}
@@ -225,8 +227,9 @@ func (s *Store) Save(ctx context.Context, c podtrace.Commit) error {
 		st.Close()
 	}
 	if c.Applied > 0 {
-		if err := setProgress(ctx, tx, "applied/"+c.Cluster, c.Applied); err != nil {
-			return err
+		// never backwards: replicas of one cluster save their own positions
+		if _, err := tx.ExecContext(ctx, `INSERT INTO progress (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = max(value, excluded.value)`, "applied/"+c.Cluster, c.Applied); err != nil {
+			return fmt.Errorf("save progress applied/%s: %w", c.Cluster, err)
 		}
 	}
 	for name, v := range c.Offsets {
@@ -355,6 +358,9 @@ func (s *Store) Records(ctx context.Context, f podtrace.RecordFilter) ([]podtrac
 	if f.Node != "" {
 		add("node = ?", f.Node)
 	}
+	if f.TraceID != "" {
+		add("trace_id = ?", f.TraceID)
+	}
 	if f.Code != "" {
 		add("codes LIKE ?", "% "+f.Code+" %")
 	}
@@ -440,4 +446,38 @@ func (s *Store) PodEvents(ctx context.Context, cluster, uid string) ([]podtrace.
 		return nil, fmt.Errorf("pod events %s: %w", uid, err)
 	}
 	return scanEvents(rows)
+}
+
+// DeleteBefore implements podtrace.Store.
+func (s *Store) DeleteBefore(ctx context.Context, cluster string, before time.Time, limit int) (int, error) {
+	cut := before.UnixNano()
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, fmt.Errorf("retention: %w", err)
+	}
+	defer tx.Rollback()
+	total := 0
+	for _, q := range []struct {
+		what string
+		sql  string
+		args []any
+	}{
+		{"records", `DELETE FROM records WHERE rowid IN (SELECT rowid FROM records WHERE cluster = ? AND coalesce(finished, created) < ? LIMIT ?)`, []any{cluster, cut, limit}},
+		{"pods", `DELETE FROM pods WHERE rowid IN (SELECT rowid FROM pods WHERE cluster = ? AND last_seen < ? LIMIT ?)`, []any{cluster, cut, limit}},
+		// only applied events; and never the newest row, whose seq SQLite
+		// would otherwise hand out again (seqs must only grow)
+		{"journal", `DELETE FROM journal WHERE seq IN (SELECT seq FROM journal WHERE cluster = ? AND time < ?
+			AND seq <= coalesce((SELECT value FROM progress WHERE name = ?), 0) AND seq < (SELECT max(seq) FROM journal) LIMIT ?)`, []any{cluster, cut, "applied/" + cluster, limit}},
+	} {
+		res, err := tx.ExecContext(ctx, q.sql, q.args...)
+		if err != nil {
+			return 0, fmt.Errorf("retention: delete %s: %w", q.what, err)
+		}
+		n, _ := res.RowsAffected()
+		total += int(n)
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, fmt.Errorf("retention: commit: %w", err)
+	}
+	return total, nil
 }

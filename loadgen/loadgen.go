@@ -1,0 +1,285 @@
+// Package loadgen drives podtrace like a busy kube-apiserver does: it posts
+// audit webhook batches (EventLists of up to 400 events, about 1 MB, as
+// the batch backend sends them) built from a real capture, copied as many
+// times as needed with every UUID (pod uids, auditIDs) rewritten per copy
+// and the namespace renamed, so each copy is a new set of pods and no event
+// is a duplicate. It measures what the client sees: events per second
+// acknowledged and the latency of each acknowledgement.
+package loadgen
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"regexp"
+	"sort"
+	"sync"
+	"time"
+)
+
+// Generator makes batches from one capture.
+type Generator struct {
+	events []template // the capture's audit events
+	// BatchEvents is the events per batch (the apiserver's
+	// --audit-webhook-batch-max-size, 400 by default).
+	BatchEvents int
+}
+
+// template is an event with the places a copy number goes: the first 8
+// hex digits of every UUID, and the suffix of the renamed namespace.
+type template struct {
+	body  []byte
+	marks []int // offsets of 8-byte stamps
+}
+
+// FromAuditLog reads a capture's audit.log (JSON lines, one Event each).
+func FromAuditLog(path string) (*Generator, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("loadgen: %w", err)
+	}
+	defer f.Close()
+	g := &Generator{BatchEvents: 400}
+	sc := bufio.NewScanner(f)
+	sc.Buffer(nil, 64<<20)
+	for sc.Scan() {
+		if l := bytes.TrimSpace(sc.Bytes()); len(l) > 0 && l[0] == '{' {
+			g.events = append(g.events, newTemplate(l))
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("loadgen %s: %w", path, err)
+	}
+	if len(g.events) == 0 {
+		return nil, fmt.Errorf("loadgen %s: no events", path)
+	}
+	return g, nil
+}
+
+// EventsPerCopy is the number of events in one copy of the capture.
+func (g *Generator) EventsPerCopy() int { return len(g.events) }
+
+var (
+	uuidRE = regexp.MustCompile(`[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}`)
+	nsRE   = regexp.MustCompile(`"demo"|/namespaces/demo/`)
+)
+
+const stampHole = "########"
+
+// newTemplate rewrites namespace demo to demo-######## and marks where
+// the copy number goes.
+func newTemplate(e []byte) template {
+	e = nsRE.ReplaceAllFunc(e, func(m []byte) []byte {
+		if m[0] == '"' {
+			return []byte(`"demo-` + stampHole + `"`)
+		}
+		return []byte(`/namespaces/demo-` + stampHole + `/`)
+	})
+	t := template{body: e}
+	for _, loc := range uuidRE.FindAllIndex(e, -1) {
+		t.marks = append(t.marks, loc[0])
+	}
+	for i := 0; ; {
+		j := bytes.Index(e[i:], []byte(stampHole))
+		if j < 0 {
+			break
+		}
+		t.marks = append(t.marks, i+j)
+		i += j + len(stampHole)
+	}
+	return t
+}
+
+// Batch is one webhook request body. Its events belong to copies of the
+// capture; Stamp renumbers them.
+type Batch struct {
+	Body   []byte
+	Events int
+	marks  []int
+	copies []uint32 // the copy number of each mark
+}
+
+// Stamp renumbers the batch's copies by adding shift (for a fresh batch of
+// new pods from one already sent: shift by the copies a round holds).
+func (b *Batch) Stamp(shift uint32) {
+	for i, m := range b.marks {
+		c := b.copies[i] + shift
+		const hex = "0123456789abcdef"
+		for k := 7; k >= 0; k-- {
+			b.Body[m+k] = hex[c&0xf]
+			c >>= 4
+		}
+	}
+}
+
+// Batches returns n batches: the capture's events, copy after copy, cut
+// into EventLists of BatchEvents, starting with batch number first (so
+// several callers can make disjoint streams).
+func (g *Generator) Batches(first, n int) []Batch {
+	size := g.BatchEvents
+	if size <= 0 {
+		size = 400
+	}
+	out := make([]Batch, 0, n)
+	for b := first; b < first+n; b++ {
+		var buf bytes.Buffer
+		buf.WriteString(`{"kind":"EventList","apiVersion":"audit.k8s.io/v1","metadata":{},"items":[`)
+		bt := Batch{Events: size}
+		for i := 0; i < size; i++ {
+			k := b*size + i
+			if i > 0 {
+				buf.WriteByte(',')
+			}
+			t := g.events[k%len(g.events)]
+			for _, m := range t.marks {
+				bt.marks = append(bt.marks, buf.Len()+m)
+				bt.copies = append(bt.copies, uint32(k/len(g.events)))
+			}
+			buf.Write(t.body)
+		}
+		buf.WriteString("]}")
+		bt.Body = buf.Bytes()
+		bt.Stamp(0)
+		out = append(out, bt)
+	}
+	return out
+}
+
+// Config says how to post.
+type Config struct {
+	URL         string
+	Token       string // bearer token, if the webhook wants one
+	Concurrency int    // requests in flight
+	// Duration bounds the run. With Loop, batches are sent again and again,
+	// each time renumbered as new pods, until Duration.
+	Duration time.Duration
+	Loop     bool
+	Client   *http.Client
+}
+
+// Result is what a run measured.
+type Result struct {
+	Duration           time.Duration
+	Requests, Accepted int64 // all answered requests; 200s
+	Overloaded         int64 // 503s
+	Failed             int64 // other statuses and transport errors (timeouts)
+	Events             int64 // events in accepted batches
+	Bytes              int64 // body bytes of accepted batches
+	Latencies          []time.Duration
+	Acked              []int // indexes of the batches acknowledged in the first pass
+}
+
+// EventsPerSecond is the acknowledged events per second.
+func (r *Result) EventsPerSecond() float64 { return float64(r.Events) / r.Duration.Seconds() }
+
+// Percentile returns the p-th percentile (0..100) of the accepted
+// requests' latencies.
+func (r *Result) Percentile(p float64) time.Duration {
+	if len(r.Latencies) == 0 {
+		return 0
+	}
+	l := append([]time.Duration(nil), r.Latencies...)
+	sort.Slice(l, func(i, j int) bool { return l[i] < l[j] })
+	i := int(p / 100 * float64(len(l)-1))
+	return l[i]
+}
+
+func (r *Result) String() string {
+	return fmt.Sprintf("%.0f events/s (%.1f MB/s): %d events acknowledged in %v; %d requests, %d accepted, %d overloaded (503), %d failed; ack latency p50 %v p99 %v max %v",
+		r.EventsPerSecond(), float64(r.Bytes)/r.Duration.Seconds()/1e6, r.Events, r.Duration.Round(time.Millisecond), r.Requests, r.Accepted, r.Overloaded, r.Failed,
+		r.Percentile(50).Round(time.Microsecond), r.Percentile(99).Round(time.Microsecond), r.Percentile(100).Round(time.Microsecond))
+}
+
+// Run posts the batches with Concurrency requests in flight, each worker
+// its own share in order, until they are all sent (or, with Loop, until
+// Duration), or ctx ends. A 503 is counted and its batch not retried.
+func Run(ctx context.Context, cfg Config, batches []Batch) *Result {
+	if cfg.Client == nil {
+		cfg.Client = &http.Client{Timeout: 30 * time.Second}
+	}
+	if cfg.Concurrency <= 0 {
+		cfg.Concurrency = 1
+	}
+	if cfg.Duration > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, cfg.Duration)
+		defer cancel()
+	}
+	var copies uint32 // copies of the capture one pass over the batches holds
+	for _, b := range batches {
+		for _, c := range b.copies {
+			copies = max(copies, c+1)
+		}
+	}
+	res := &Result{}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	start := time.Now()
+	for w := range cfg.Concurrency {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for round := uint32(0); ctx.Err() == nil; round++ {
+				if round > 0 && !cfg.Loop {
+					return
+				}
+				for i := w; i < len(batches) && ctx.Err() == nil; i += cfg.Concurrency {
+					b := &batches[i]
+					if round > 0 {
+						b.Stamp(round * copies)
+					}
+					t0 := time.Now()
+					code, err := Post(ctx, cfg.Client, cfg.URL, cfg.Token, b.Body)
+					lat := time.Since(t0)
+					if ctx.Err() != nil && err != nil {
+						return // the run ended mid-request: not the server's answer
+					}
+					mu.Lock()
+					res.Requests++
+					switch {
+					case err == nil && code == http.StatusOK:
+						res.Accepted++
+						res.Events += int64(b.Events)
+						res.Bytes += int64(len(b.Body))
+						res.Latencies = append(res.Latencies, lat)
+						if round == 0 {
+							res.Acked = append(res.Acked, i)
+						}
+					case err == nil && code == http.StatusServiceUnavailable:
+						res.Overloaded++
+					default:
+						res.Failed++
+					}
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	res.Duration = time.Since(start)
+	sort.Ints(res.Acked)
+	return res
+}
+
+// Post sends one batch and returns the status.
+func Post(ctx context.Context, c *http.Client, url, token string, body []byte) (int, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode, nil
+}

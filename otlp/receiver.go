@@ -1,0 +1,337 @@
+package otlp
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"mime"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	statuspb "google.golang.org/genproto/googleapis/rpc/status"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	_ "google.golang.org/grpc/encoding/gzip" // gzip-compressed gRPC requests, as OTLP exporters send them
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/durationpb"
+)
+
+// Options tune a Receiver.
+type Options struct {
+	// MaxBytes bounds a request body and, for compressed bodies, its
+	// decompressed size (HTTP 413, gRPC ResourceExhausted beyond).
+	MaxBytes int64
+	// RetryAfter is how long an overloaded receiver asks clients to wait.
+	RetryAfter time.Duration
+}
+
+// DefaultOptions returns the defaults.
+func DefaultOptions() Options {
+	return Options{MaxBytes: 32 << 20, RetryAfter: time.Second}
+}
+
+// Transports, for Stats.
+const (
+	TransportHTTP = iota
+	TransportGRPC
+	numTransports
+)
+
+// failure is why a request was refused; failures holds what each one means.
+type failure int
+
+const (
+	failMalformed failure = iota
+	failTooLarge
+	failUnsupportedMedia
+	failMethod
+	failOverloaded
+	failUnavailable
+	numFailures
+)
+
+var failures = [numFailures]struct {
+	name  string
+	http  int
+	grpc  codes.Code
+	retry bool
+}{
+	failMalformed:        {"malformed", http.StatusBadRequest, codes.InvalidArgument, false},
+	failTooLarge:         {"too_large", http.StatusRequestEntityTooLarge, codes.ResourceExhausted, false},
+	failUnsupportedMedia: {"unsupported_media", http.StatusUnsupportedMediaType, codes.InvalidArgument, false},
+	failMethod:           {"method", http.StatusMethodNotAllowed, codes.Unimplemented, false},
+	failOverloaded:       {"overloaded", http.StatusServiceUnavailable, codes.Unavailable, true},
+	failUnavailable:      {"unavailable", http.StatusServiceUnavailable, codes.Unavailable, true},
+}
+
+// failureOf maps an error to its failure: the one place where errors become
+// OTLP responses.
+func failureOf(err error) failure {
+	switch {
+	case errors.Is(err, ErrMalformed):
+		return failMalformed
+	case errors.Is(err, ErrTooLarge):
+		return failTooLarge
+	case errors.Is(err, ErrUnsupportedMedia):
+		return failUnsupportedMedia
+	case errors.Is(err, ErrOverloaded):
+		return failOverloaded
+	}
+	return failUnavailable
+}
+
+// message is what a client is told: its own data's faults in full, ours in
+// general terms (the details are logged).
+func (f failure) message(err error) string {
+	if f == failUnavailable {
+		return "temporarily unavailable, retry later"
+	}
+	return err.Error()
+}
+
+// Stats are a Receiver's counters.
+type Stats struct {
+	Requests [numTransports]atomic.Int64
+	Bytes    atomic.Int64 // request bytes decoded (decompressed)
+	Spans    atomic.Int64 // spans accepted
+	Rejected atomic.Int64 // spans left out for invalid ids (partial success)
+	Failures [numFailures]atomic.Int64
+}
+
+// FailureCounts returns the refused requests by reason.
+func (s *Stats) FailureCounts() map[string]int64 {
+	out := make(map[string]int64, numFailures)
+	for i := range s.Failures {
+		out[failures[i].name] = s.Failures[i].Load()
+	}
+	return out
+}
+
+// Receiver receives OTLP trace requests over HTTP (it is the handler of
+// POST /v1/traces) and gRPC (GRPCServer) and hands their spans to a Consumer.
+type Receiver struct {
+	opts     Options
+	next     Consumer
+	forward  *Forwarder
+	log      *slog.Logger
+	decoders sync.Pool
+	Stats    Stats
+}
+
+// NewReceiver returns a receiver handing spans to next and, if forward is
+// not nil, every accepted request to forward.
+func NewReceiver(opts Options, next Consumer, forward *Forwarder, log *slog.Logger) *Receiver {
+	r := &Receiver{opts: opts, next: next, forward: forward, log: log}
+	r.decoders.New = func() any { return new(Decoder) }
+	return r
+}
+
+// export decodes a protobuf request, hands its spans on and forwards it.
+func (r *Receiver) export(ctx context.Context, pb []byte) (rejected int, err error) {
+	r.Stats.Bytes.Add(int64(len(pb)))
+	d := r.decoders.Get().(*Decoder)
+	defer r.decoders.Put(d)
+	spans, rejected, err := d.Decode(pb)
+	if err != nil {
+		return 0, err
+	}
+	if err := r.next.ConsumeSpans(ctx, spans); err != nil {
+		return 0, err
+	}
+	r.Stats.Spans.Add(int64(len(spans)))
+	r.Stats.Rejected.Add(int64(rejected))
+	if r.forward != nil {
+		r.forward.Forward(pb)
+	}
+	return rejected, nil
+}
+
+func (r *Receiver) refuse(err error) failure {
+	f := failureOf(err)
+	r.Stats.Failures[f].Add(1)
+	if f == failUnavailable {
+		r.log.Warn("otlp: consumer failed", "err", err)
+	}
+	return f
+}
+
+func response(rejected int) *coltracepb.ExportTraceServiceResponse {
+	resp := &coltracepb.ExportTraceServiceResponse{}
+	if rejected > 0 {
+		resp.PartialSuccess = &coltracepb.ExportTracePartialSuccess{
+			RejectedSpans: int64(rejected),
+			ErrorMessage:  "spans with invalid trace or span ids were dropped",
+		}
+	}
+	return resp
+}
+
+// retryAfterSeconds rounds RetryAfter up to whole seconds, at least 1.
+func (r *Receiver) retryAfterSeconds() int {
+	return max(1, int(math.Ceil(r.opts.RetryAfter.Seconds())))
+}
+
+const (
+	mediaProtobuf = "application/x-protobuf"
+	mediaJSON     = "application/json"
+)
+
+// ServeHTTP serves POST /v1/traces as OTLP/HTTP specifies.
+func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	r.Stats.Requests[TransportHTTP].Add(1)
+	media, _, _ := mime.ParseMediaType(req.Header.Get("Content-Type"))
+	if req.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		r.Stats.Failures[failMethod].Add(1)
+		r.writeStatus(w, media, failMethod, "method "+req.Method+" not allowed, use POST")
+		return
+	}
+	if media != mediaProtobuf && media != mediaJSON {
+		err := fmt.Errorf("%w: Content-Type %q, want %s or %s", ErrUnsupportedMedia, req.Header.Get("Content-Type"), mediaProtobuf, mediaJSON)
+		r.writeStatus(w, "", r.refuse(err), err.Error())
+		return
+	}
+	body, err := r.readBody(w, req)
+	if err == nil && media == mediaJSON {
+		body, err = JSONToProto(body)
+	}
+	var rejected int
+	if err == nil {
+		rejected, err = r.export(req.Context(), body)
+	}
+	if err != nil {
+		f := r.refuse(err)
+		r.writeStatus(w, media, f, f.message(err))
+		return
+	}
+	r.write(w, media, http.StatusOK, response(rejected))
+}
+
+// readBody reads the body, decompressing gzip, within MaxBytes.
+func (r *Receiver) readBody(w http.ResponseWriter, req *http.Request) ([]byte, error) {
+	var src io.Reader = http.MaxBytesReader(w, req.Body, r.opts.MaxBytes)
+	switch enc := req.Header.Get("Content-Encoding"); enc {
+	case "", "identity":
+	case "gzip":
+		zr, err := gzip.NewReader(src)
+		if err != nil {
+			return nil, tooLargeOr(err, fmt.Errorf("%w: gzip: %w", ErrMalformed, err))
+		}
+		defer zr.Close()
+		src = zr
+	default:
+		return nil, fmt.Errorf("%w: Content-Encoding %q, want gzip or none", ErrUnsupportedMedia, enc)
+	}
+	var buf bytes.Buffer
+	if req.ContentLength > 0 && req.ContentLength <= r.opts.MaxBytes {
+		buf.Grow(int(req.ContentLength))
+	}
+	// one byte more than allowed tells a decompressed body that is too large
+	n, err := buf.ReadFrom(io.LimitReader(src, r.opts.MaxBytes+1))
+	if err != nil {
+		return nil, tooLargeOr(err, fmt.Errorf("%w: reading body: %w", ErrMalformed, err))
+	}
+	if n > r.opts.MaxBytes {
+		return nil, fmt.Errorf("%w: more than %d bytes decompressed", ErrTooLarge, r.opts.MaxBytes)
+	}
+	return buf.Bytes(), nil
+}
+
+func tooLargeOr(err, other error) error {
+	var mb *http.MaxBytesError
+	if errors.As(err, &mb) {
+		return fmt.Errorf("%w: body over %d bytes", ErrTooLarge, mb.Limit)
+	}
+	return other
+}
+
+// writeStatus answers a refused request with a google.rpc.Status body, in the
+// request's encoding.
+func (r *Receiver) writeStatus(w http.ResponseWriter, media string, f failure, msg string) {
+	if failures[f].retry {
+		w.Header().Set("Retry-After", strconv.Itoa(r.retryAfterSeconds()))
+	}
+	r.write(w, media, failures[f].http, &statuspb.Status{Code: int32(failures[f].grpc), Message: msg})
+}
+
+func (r *Receiver) write(w http.ResponseWriter, media string, code int, m proto.Message) {
+	var body []byte
+	var err error
+	if media == mediaJSON {
+		body, err = responseJSON(m)
+	} else {
+		media = mediaProtobuf
+		body, err = proto.Marshal(m)
+	}
+	if err != nil { // cannot happen with these messages; answer without a body
+		r.log.Error("otlp: encode response", "err", err)
+		w.WriteHeader(code)
+		return
+	}
+	w.Header().Set("Content-Type", media)
+	w.WriteHeader(code)
+	w.Write(body)
+}
+
+// gRPC: the TraceService is registered by hand so its request reaches the
+// decoder as raw bytes (rawMessage through codec) instead of being decoded
+// into generated structs first.
+
+const exportMethod = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
+
+var traceServiceDesc = grpc.ServiceDesc{
+	ServiceName: "opentelemetry.proto.collector.trace.v1.TraceService",
+	HandlerType: (*any)(nil),
+	Methods:     []grpc.MethodDesc{{MethodName: "Export", Handler: grpcExport}},
+	Metadata:    "opentelemetry/proto/collector/trace/v1/trace_service.proto",
+}
+
+// GRPCServer returns a gRPC server serving the OTLP TraceService with this
+// receiver, with opts added.
+func (r *Receiver) GRPCServer(opts ...grpc.ServerOption) *grpc.Server {
+	base := []grpc.ServerOption{grpc.ForceServerCodecV2(codec{}), grpc.MaxRecvMsgSize(int(min(r.opts.MaxBytes, math.MaxInt32)))}
+	s := grpc.NewServer(append(base, opts...)...)
+	s.RegisterService(&traceServiceDesc, r)
+	return s
+}
+
+func grpcExport(srv any, ctx context.Context, dec func(any) error, interceptor grpc.UnaryServerInterceptor) (any, error) {
+	r := srv.(*Receiver)
+	r.Stats.Requests[TransportGRPC].Add(1)
+	var m rawMessage
+	if err := dec(&m); err != nil {
+		return nil, err
+	}
+	handle := func(ctx context.Context, req any) (any, error) {
+		rejected, err := r.export(ctx, *req.(*rawMessage))
+		if err != nil {
+			return nil, r.grpcError(r.refuse(err), err)
+		}
+		return response(rejected), nil
+	}
+	if interceptor == nil {
+		return handle(ctx, &m)
+	}
+	return interceptor(ctx, &m, &grpc.UnaryServerInfo{Server: srv, FullMethod: exportMethod}, handle)
+}
+
+func (r *Receiver) grpcError(f failure, err error) error {
+	st := status.New(failures[f].grpc, f.message(err))
+	if failures[f].retry {
+		if d, derr := st.WithDetails(&errdetails.RetryInfo{RetryDelay: durationpb.New(r.opts.RetryAfter)}); derr == nil {
+			st = d
+		}
+	}
+	return st.Err()
+}

@@ -1,0 +1,575 @@
+package postgres
+
+import (
+	"context"
+	"embed"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/podtrace/podtrace"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Advisory lock keys (first int4 of the two-key form): all of podtrace's
+// locks share it, the second key says what is locked.
+const (
+	lockClass   = 0x706f6474 // "podt"
+	lockMigrate = 1          // the journal's locks use hashtext(cluster)
+)
+
+// Options tune the store.
+type Options struct {
+	// MaxConns bounds the connection pool (default 8).
+	MaxConns int32
+}
+
+// Store is a podtrace.Store on PostgreSQL.
+type Store struct {
+	pool *pgxpool.Pool
+}
+
+var _ podtrace.Store = (*Store)(nil)
+
+// IsDSN reports whether s names a PostgreSQL database (a postgres:// or
+// postgresql:// URL) rather than a file.
+func IsDSN(s string) bool {
+	return strings.HasPrefix(s, "postgres://") || strings.HasPrefix(s, "postgresql://")
+}
+
+// Redact returns the DSN without its password, for logs and errors.
+func Redact(dsn string) string {
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return "postgres://(unparsable DSN)"
+	}
+	if _, ok := u.User.Password(); ok {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	}
+	q := u.Query()
+	if q.Has("password") {
+		q.Set("password", "xxxxx")
+		u.RawQuery = q.Encode()
+	}
+	return u.String()
+}
+
+// Open connects to the database named by dsn (a postgres:// URL; the
+// password may come from PGPASSWORD or ~/.pgpass instead) and migrates it.
+func Open(ctx context.Context, dsn string, opt Options) (*Store, error) {
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		// pgx's parse errors may quote the DSN, password included
+		return nil, fmt.Errorf("open store %s: invalid DSN", Redact(dsn))
+	}
+	cfg.MaxConns = opt.MaxConns
+	if cfg.MaxConns <= 0 {
+		cfg.MaxConns = 8
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("open store %s: %w", Redact(dsn), err)
+	}
+	if err := migrate(ctx, pool); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("migrate store %s: %w", Redact(dsn), err)
+	}
+	return &Store{pool: pool}, nil
+}
+
+// migrate applies the embedded migrations not yet applied, each in its own
+// transaction, holding an advisory lock so concurrent starts migrate once.
+func migrate(ctx context.Context, pool *pgxpool.Pool) error {
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Release()
+	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock($1, $2)`, lockClass, lockMigrate); err != nil {
+		return err
+	}
+	defer conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1, $2)`, lockClass, lockMigrate)
+	if _, err := conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY)`); err != nil {
+		return err
+	}
+	names, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil {
+		return err
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		base := name[strings.LastIndexByte(name, '/')+1:]
+		v, err := strconv.Atoi(strings.SplitN(base, "_", 2)[0])
+		if err != nil {
+			return fmt.Errorf("migration %s: bad version", base)
+		}
+		var n int
+		if err := conn.QueryRow(ctx, `SELECT count(*) FROM schema_migrations WHERE version = $1`, v).Scan(&n); err != nil {
+			return err
+		}
+		if n > 0 {
+			continue
+		}
+		body, err := migrations.ReadFile(name)
+		if err != nil {
+			return err
+		}
+		err = pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, string(body)); err != nil {
+				return fmt.Errorf("migration %s: %w", base, err)
+			}
+			_, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version) VALUES ($1)`, v)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Close closes the pool.
+func (s *Store) Close() error {
+	s.pool.Close()
+	return nil
+}
+
+// text makes s storable as PostgreSQL text: no NUL bytes, valid UTF-8.
+func text(s string) string {
+	if utf8.ValidString(s) && strings.IndexByte(s, 0) < 0 {
+		return s
+	}
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
+}
+
+// AppendEvents implements podtrace.Store.
+func (s *Store) AppendEvents(ctx context.Context, evs []podtrace.JournalEvent) ([]bool, error) {
+	added := make([]bool, len(evs))
+	if len(evs) == 0 {
+		return added, nil
+	}
+	n := len(evs)
+	clusters, keys, uids, nss, names := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	times, bodies := make([]int64, n), make([][]byte, n)
+	locks := map[string]bool{}
+	for i := range evs {
+		e := &evs[i]
+		clusters[i], keys[i], uids[i], nss[i], names[i] = text(e.Cluster), text(e.Key), text(e.UID), text(e.Namespace), text(e.Name)
+		times[i], bodies[i] = e.Time.UnixNano(), e.Body
+		locks[clusters[i]] = true
+	}
+	order := make([]string, 0, len(locks))
+	for c := range locks {
+		order = append(order, c)
+	}
+	sort.Strings(order) // one lock order for every writer: no deadlock
+	seqs := map[[2]string]int64{}
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		for _, c := range order {
+			// journal seqs of a cluster are handed out in commit order, so a
+			// reader past seq N never misses an event below N
+			if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, hashtext($2))`, lockClass, c); err != nil {
+				return err
+			}
+		}
+		rows, err := tx.Query(ctx, `INSERT INTO journal (cluster, key, uid, namespace, name, time, body)
+			SELECT c, k, u, ns, n, t, b FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::bytea[])
+				WITH ORDINALITY AS e(c, k, u, ns, n, t, b, i) ORDER BY i
+			ON CONFLICT (cluster, key) DO NOTHING
+			RETURNING cluster, key, seq`, clusters, keys, uids, nss, names, times, bodies)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var c, k string
+			var seq int64
+			if err := rows.Scan(&c, &k, &seq); err != nil {
+				return err
+			}
+			seqs[[2]string{c, k}] = seq
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("append events: %w", err)
+	}
+	for i := range evs {
+		k := [2]string{clusters[i], keys[i]}
+		if seq, ok := seqs[k]; ok {
+			added[i], evs[i].Seq = true, seq
+			delete(seqs, k) // a key twice in one call: the first was added
+		}
+	}
+	return added, nil
+}
+
+const eventColumns = `seq, cluster, key, uid, namespace, name, time, body`
+
+// EventsAfter implements podtrace.Store.
+func (s *Store) EventsAfter(ctx context.Context, cluster string, after int64, limit int) ([]podtrace.JournalEvent, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+eventColumns+` FROM journal WHERE cluster = $1 AND seq > $2 ORDER BY seq LIMIT $3`, text(cluster), after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("read journal: %w", err)
+	}
+	return scanEvents(rows)
+}
+
+func scanEvents(rows pgx.Rows) ([]podtrace.JournalEvent, error) {
+	defer rows.Close()
+	var out []podtrace.JournalEvent
+	for rows.Next() {
+		var e podtrace.JournalEvent
+		var t int64
+		if err := rows.Scan(&e.Seq, &e.Cluster, &e.Key, &e.UID, &e.Namespace, &e.Name, &t, &e.Body); err != nil {
+			return nil, fmt.Errorf("read journal: %w", err)
+		}
+		e.Time = time.Unix(0, t).UTC()
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read journal: %w", err)
+	}
+	return out, nil
+}
+
+// Save implements podtrace.Store. Rows saved at a later journal position
+// (by another replica) are kept; see the package doc.
+func (s *Store) Save(ctx context.Context, c podtrace.Commit) error {
+	pods := lastPerKey(c.Pods, func(p *podtrace.PodState) string { return p.Cluster + "\x00" + p.UID })
+	recs := lastPerKey(c.Records, func(r *podtrace.Record) string {
+		return r.Cluster + "\x00" + r.UID + "\x00" + string(r.Kind) + "\x00" + strconv.Itoa(r.Seq)
+	})
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if err := savePods(ctx, tx, pods, c.Applied); err != nil {
+			return err
+		}
+		if err := saveRecords(ctx, tx, recs, c.Applied); err != nil {
+			return err
+		}
+		if c.Applied > 0 {
+			if _, err := tx.Exec(ctx, `INSERT INTO progress (name, value) VALUES ($1, $2)
+				ON CONFLICT (name) DO UPDATE SET value = greatest(progress.value, excluded.value)`, text("applied/"+c.Cluster), c.Applied); err != nil {
+				return fmt.Errorf("save progress: %w", err)
+			}
+		}
+		for name, v := range c.Offsets {
+			if _, err := tx.Exec(ctx, `INSERT INTO progress (name, value) VALUES ($1, $2)
+				ON CONFLICT (name) DO UPDATE SET value = excluded.value`, text("offset/"+name), v); err != nil {
+				return fmt.Errorf("save progress: %w", err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("save: %w", err)
+	}
+	return nil
+}
+
+// lastPerKey drops all but the last of items with the same key (an upsert
+// may touch a row once per statement).
+func lastPerKey[T any](items []T, key func(*T) string) []T {
+	seen := make(map[string]int, len(items))
+	out := make([]T, 0, len(items))
+	for i := range items {
+		k := key(&items[i])
+		if j, ok := seen[k]; ok {
+			out[j] = items[i]
+			continue
+		}
+		seen[k] = len(out)
+		out = append(out, items[i])
+	}
+	return out
+}
+
+func savePods(ctx context.Context, tx pgx.Tx, pods []podtrace.PodState, applied int64) error {
+	if len(pods) == 0 {
+		return nil
+	}
+	n := len(pods)
+	clusters, uids, nss, names := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	created, seen, states := make([]int64, n), make([]int64, n), make([][]byte, n)
+	for i, p := range pods {
+		clusters[i], uids[i], nss[i], names[i] = text(p.Cluster), text(p.UID), text(p.Namespace), text(p.Name)
+		created[i], seen[i], states[i] = p.Created, p.LastSeen, p.State
+	}
+	_, err := tx.Exec(ctx, `INSERT INTO pods (cluster, uid, namespace, name, created, last_seen, state, applied)
+		SELECT c, u, ns, n, cr, ls, st, $8 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[], $7::bytea[]) AS p(c, u, ns, n, cr, ls, st)
+		ON CONFLICT (cluster, uid) DO UPDATE SET namespace = excluded.namespace, name = excluded.name, created = excluded.created,
+			last_seen = excluded.last_seen, state = excluded.state, applied = excluded.applied
+		WHERE pods.applied <= excluded.applied`, clusters, uids, nss, names, created, seen, states, applied)
+	if err != nil {
+		return fmt.Errorf("save pods: %w", err)
+	}
+	return nil
+}
+
+func saveRecords(ctx context.Context, tx pgx.Tx, recs []podtrace.Record, applied int64) error {
+	if len(recs) == 0 {
+		return nil
+	}
+	n := len(recs)
+	clusters, uids, kinds, nss, names, outcomes, nodes, codes, owners, traces :=
+		make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n),
+		make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	seqs := make([]int32, n)
+	created, finished := make([]int64, n), make([]*int64, n)
+	bodies := make([][]byte, n)
+	for i := range recs {
+		r := &recs[i]
+		body, err := json.Marshal(r)
+		if err != nil {
+			return fmt.Errorf("encode record %s: %w", r.UID, err)
+		}
+		clusters[i], uids[i], kinds[i], nss[i], names[i] = text(r.Cluster), text(r.UID), text(string(r.Kind)), text(r.Namespace), text(r.Name)
+		outcomes[i], nodes[i], traces[i] = text(string(r.Outcome)), text(r.Node), r.TraceHex()
+		seqs[i], created[i], bodies[i] = int32(r.Seq), r.Created.UnixNano(), body
+		if r.Finished != nil {
+			f := r.Finished.UnixNano()
+			finished[i] = &f
+		}
+		codes[i], owners[i] = findingWords(r)
+	}
+	// codes and owners travel as tab-separated words: unnest flattens
+	// arrays of arrays
+	_, err := tx.Exec(ctx, `INSERT INTO records (cluster, uid, kind, seq, namespace, name, outcome, node, created, finished, codes, owners, trace_id, body, applied)
+		SELECT c, u, k, s, ns, n, o, nd, cr, f, coalesce(string_to_array(nullif(cs, ''), E'\t'), '{}'), coalesce(string_to_array(nullif(os, ''), E'\t'), '{}'), tr, b, $15
+		FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::text[], $6::text[], $7::text[], $8::text[], $9::bigint[], $10::bigint[], $11::text[], $12::text[], $13::text[], $14::bytea[])
+			AS r(c, u, k, s, ns, n, o, nd, cr, f, cs, os, tr, b)
+		ON CONFLICT (cluster, uid, kind, seq) DO UPDATE SET namespace = excluded.namespace, name = excluded.name, outcome = excluded.outcome,
+			node = excluded.node, created = excluded.created, finished = excluded.finished, codes = excluded.codes, owners = excluded.owners,
+			trace_id = excluded.trace_id, body = excluded.body, applied = excluded.applied
+		WHERE records.applied <= excluded.applied`,
+		clusters, uids, kinds, seqs, nss, names, outcomes, nodes, created, finished, codes, owners, traces, bodies, applied)
+	if err != nil {
+		return fmt.Errorf("save records: %w", err)
+	}
+	return nil
+}
+
+// findingWords renders a record's diagnosis codes and owners as
+// tab-separated words.
+func findingWords(r *podtrace.Record) (string, string) {
+	codes := make([]string, len(r.Diagnosis))
+	owners := make([]string, len(r.Diagnosis))
+	for i, f := range r.Diagnosis {
+		codes[i], owners[i] = text(f.Code), text(string(f.Owner))
+	}
+	return strings.Join(codes, "\t"), strings.Join(owners, "\t")
+}
+
+func (s *Store) progress(ctx context.Context, name string) (int64, error) {
+	var v int64
+	err := s.pool.QueryRow(ctx, `SELECT value FROM progress WHERE name = $1`, text(name)).Scan(&v)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("read progress %s: %w", name, err)
+	}
+	return v, nil
+}
+
+// Applied implements podtrace.Store.
+func (s *Store) Applied(ctx context.Context, cluster string) (int64, error) {
+	return s.progress(ctx, "applied/"+cluster)
+}
+
+// Offset implements podtrace.Store.
+func (s *Store) Offset(ctx context.Context, source string) (int64, error) {
+	return s.progress(ctx, "offset/"+source)
+}
+
+// LoadPod implements podtrace.Store.
+func (s *Store) LoadPod(ctx context.Context, cluster, uid string) (podtrace.PodState, error) {
+	p := podtrace.PodState{Cluster: cluster, UID: uid}
+	err := s.pool.QueryRow(ctx, `SELECT namespace, name, created, last_seen, state FROM pods WHERE cluster = $1 AND uid = $2`, text(cluster), text(uid)).
+		Scan(&p.Namespace, &p.Name, &p.Created, &p.LastSeen, &p.State)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return p, podtrace.ErrNotFound
+	}
+	if err != nil {
+		return p, fmt.Errorf("load pod %s: %w", uid, err)
+	}
+	return p, nil
+}
+
+// PodsNamed implements podtrace.Store.
+func (s *Store) PodsNamed(ctx context.Context, cluster, namespace, name string) ([]podtrace.PodState, error) {
+	rows, err := s.pool.Query(ctx, `SELECT uid, created, last_seen FROM pods WHERE cluster = $1 AND namespace = $2 AND name = $3 ORDER BY created, uid`,
+		text(cluster), text(namespace), text(name))
+	if err != nil {
+		return nil, fmt.Errorf("pods named %s/%s: %w", namespace, name, err)
+	}
+	defer rows.Close()
+	var out []podtrace.PodState
+	for rows.Next() {
+		p := podtrace.PodState{Cluster: cluster, Namespace: namespace, Name: name}
+		if err := rows.Scan(&p.UID, &p.Created, &p.LastSeen); err != nil {
+			return nil, fmt.Errorf("pods named %s/%s: %w", namespace, name, err)
+		}
+		out = append(out, p)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("pods named %s/%s: %w", namespace, name, err)
+	}
+	return out, nil
+}
+
+// cursor is the position after the last record of a page.
+type cursor struct {
+	Created int64  `json:"c"`
+	Cluster string `json:"l"`
+	UID     string `json:"u"`
+	Kind    string `json:"k"`
+	Seq     int    `json:"s"`
+}
+
+// Records implements podtrace.Store.
+func (s *Store) Records(ctx context.Context, f podtrace.RecordFilter) ([]podtrace.Record, string, error) {
+	var where []string
+	var args []any
+	add := func(cond string, v any) {
+		args = append(args, v)
+		where = append(where, strings.ReplaceAll(cond, "$?", "$"+strconv.Itoa(len(args))))
+	}
+	for _, eq := range []struct{ col, v string }{
+		{"cluster", f.Cluster}, {"namespace", f.Namespace}, {"name", f.Name}, {"uid", f.UID}, {"kind", string(f.Kind)},
+		{"outcome", string(f.Outcome)}, {"node", f.Node}, {"trace_id", f.TraceID},
+	} {
+		if eq.v != "" {
+			add(eq.col+" = $?", text(eq.v))
+		}
+	}
+	if f.Code != "" {
+		add("codes @> ARRAY[$?::text]", text(f.Code))
+	}
+	if f.Owner != "" {
+		add("owners @> ARRAY[$?::text]", text(string(f.Owner)))
+	}
+	if !f.Since.IsZero() {
+		add("created >= $?", f.Since.UnixNano())
+	}
+	if !f.Until.IsZero() {
+		add("created < $?", f.Until.UnixNano())
+	}
+	if f.Cursor != "" {
+		raw, err := base64.RawURLEncoding.DecodeString(f.Cursor)
+		var c cursor
+		if err == nil {
+			err = json.Unmarshal(raw, &c)
+		}
+		if err != nil {
+			return nil, "", fmt.Errorf("cursor: %w", podtrace.ErrBadCursor)
+		}
+		n := len(args)
+		args = append(args, c.Created, text(c.Cluster), text(c.UID), text(c.Kind), c.Seq)
+		where = append(where, fmt.Sprintf("(created < $%d OR (created = $%d AND (cluster, uid, kind, seq) > ($%d, $%d, $%d, $%d)))", n+1, n+1, n+2, n+3, n+4, n+5))
+	}
+	q := "SELECT body FROM records"
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	limit := f.Limit
+	if limit <= 0 {
+		limit = 100
+	}
+	args = append(args, limit+1)
+	q += fmt.Sprintf(" ORDER BY created DESC, cluster, uid, kind, seq LIMIT $%d", len(args))
+	rows, err := s.pool.Query(ctx, q, args...)
+	if err != nil {
+		return nil, "", fmt.Errorf("list records: %w", err)
+	}
+	defer rows.Close()
+	var out []podtrace.Record
+	for rows.Next() {
+		var body []byte
+		if err := rows.Scan(&body); err != nil {
+			return nil, "", fmt.Errorf("list records: %w", err)
+		}
+		var r podtrace.Record
+		if err := json.Unmarshal(body, &r); err != nil {
+			return nil, "", fmt.Errorf("decode record: %w", err)
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, "", fmt.Errorf("list records: %w", err)
+	}
+	next := ""
+	if len(out) > limit {
+		out = out[:limit]
+		last := out[limit-1]
+		b, _ := json.Marshal(cursor{Created: last.Created.UnixNano(), Cluster: last.Cluster, UID: last.UID, Kind: string(last.Kind), Seq: last.Seq})
+		next = base64.RawURLEncoding.EncodeToString(b)
+	}
+	return out, next, nil
+}
+
+// PodEvents implements podtrace.Store.
+func (s *Store) PodEvents(ctx context.Context, cluster, uid string) ([]podtrace.JournalEvent, error) {
+	var ns, name string
+	var created int64
+	err := s.pool.QueryRow(ctx, `SELECT namespace, name, created FROM pods WHERE cluster = $1 AND uid = $2`, text(cluster), text(uid)).Scan(&ns, &name, &created)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, podtrace.ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("pod events %s: %w", uid, err)
+	}
+	// events that named the pod by uid, and those that named it only by
+	// namespace/name (a name may be reused: only within the pod's lifetime)
+	rows, err := s.pool.Query(ctx, `SELECT `+eventColumns+` FROM journal
+		WHERE cluster = $1 AND (uid = $2 OR (uid = '' AND namespace = $3 AND name = $4 AND time >= $5))
+		ORDER BY time, seq`, text(cluster), text(uid), ns, name, created)
+	if err != nil {
+		return nil, fmt.Errorf("pod events %s: %w", uid, err)
+	}
+	return scanEvents(rows)
+}
+
+// DeleteBefore implements podtrace.Store.
+func (s *Store) DeleteBefore(ctx context.Context, cluster string, before time.Time, limit int) (int, error) {
+	cut := before.UnixNano()
+	c := text(cluster)
+	total := 0
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		for _, q := range []struct {
+			what string
+			sql  string
+			args []any
+		}{
+			{"records", `DELETE FROM records WHERE ctid IN (SELECT ctid FROM records WHERE cluster = $1 AND coalesce(finished, created) < $2 LIMIT $3)`, []any{c, cut, limit}},
+			{"pods", `DELETE FROM pods WHERE ctid IN (SELECT ctid FROM pods WHERE cluster = $1 AND last_seen < $2 LIMIT $3)`, []any{c, cut, limit}},
+			// only events already applied: recovery never needs a deleted one
+			{"journal", `DELETE FROM journal WHERE seq IN (SELECT seq FROM journal WHERE cluster = $1 AND time < $2
+				AND seq <= coalesce((SELECT value FROM progress WHERE name = $4), 0) LIMIT $3)`, []any{c, cut, limit, text("applied/" + cluster)}},
+		} {
+			tag, err := tx.Exec(ctx, q.sql, q.args...)
+			if err != nil {
+				return fmt.Errorf("delete %s: %w", q.what, err)
+			}
+			total += int(tag.RowsAffected())
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("retention: %w", err)
+	}
+	return total, nil
+}

@@ -1,0 +1,300 @@
+package server
+
+// What podtrace serve needs to run at scale and exposed: the store choice
+// (SQLite or a shared PostgreSQL), retention, the in-flight bytes bound,
+// TLS and mTLS, API credentials, read-only mode and the debug listener.
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/pprof"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/podtrace/podtrace"
+	"github.com/podtrace/podtrace/auth"
+	"github.com/podtrace/podtrace/postgres"
+	"github.com/podtrace/podtrace/retention"
+	"github.com/podtrace/podtrace/sqlite"
+	"github.com/podtrace/podtrace/tlsconfig"
+)
+
+func (c Config) tlsFiles() tlsconfig.Files {
+	return tlsconfig.Files{Cert: c.TLSCert, Key: c.TLSKey, ClientCA: c.ClientCA}
+}
+
+// validateSecurity checks the keys of this file.
+func (c Config) validateSecurity() []error {
+	var errs []error
+	bad := func(key string, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
+	}
+	if c.PostgresDSN != "" && !postgres.IsDSN(c.PostgresDSN) {
+		bad("postgres_dsn", "want a postgres:// or postgresql:// URL")
+	}
+	if c.Retention < 0 {
+		bad("retention", "must not be negative")
+	}
+	if c.MaxInflightBytes < c.MaxBodyBytes {
+		bad("max_inflight_bytes", "%d: must be at least max_body_bytes (%d)", c.MaxInflightBytes, c.MaxBodyBytes)
+	}
+	if err := c.tlsFiles().Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if c.APITokenFile != "" {
+		if _, err := auth.LoadToken(c.APITokenFile); err != nil {
+			bad("api_token_file", "%v", err)
+		}
+	}
+	if c.APIBasicAuthFile != "" {
+		if _, err := auth.LoadUsers(c.APIBasicAuthFile); err != nil {
+			bad("api_basic_auth_file", "%v", err)
+		}
+	}
+	if c.DebugAddr != "" {
+		if _, port, err := net.SplitHostPort(c.DebugAddr); err != nil {
+			bad("debug_addr", "%v", err)
+		} else if c.DebugAddr == c.HTTPAddr && port != "0" {
+			bad("debug_addr", "must differ from http_addr: pprof never shares the main listener")
+		}
+	}
+	if c.ReadOnly && c.AuditFile != "" {
+		bad("audit_file", "read_only serves no ingest")
+	}
+	return errs
+}
+
+// storeName names the store for logs, without secrets.
+func (c Config) storeName() string {
+	if c.PostgresDSN != "" {
+		return postgres.Redact(c.PostgresDSN)
+	}
+	return c.DB
+}
+
+// openStore opens the configured store.
+func openStore(ctx context.Context, c Config) (podtrace.Store, error) {
+	if c.PostgresDSN != "" {
+		return postgres.Open(ctx, c.PostgresDSN, postgres.Options{})
+	}
+	return sqlite.Open(ctx, c.DB, sqlite.Options{Sync: c.Sync})
+}
+
+// sharedJournal says whether the pipeline reads the whole journal of its
+// cluster: only PostgreSQL is shared by replicas.
+func (c Config) sharedJournal() bool { return c.PostgresDSN != "" && c.SharedJournal }
+
+// startRetention sweeps old rows until ctx ends.
+func (s *Server) startRetention(ctx context.Context) {
+	if s.cfg.Retention <= 0 || s.cfg.ReadOnly {
+		return
+	}
+	rc := retention.DefaultConfig()
+	rc.Cluster, rc.Keep = s.cfg.Cluster, s.cfg.Retention
+	sw := retention.New(rc, s.store, s.log)
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		sw.Run(ctx)
+	}()
+}
+
+// security is what guards the listeners.
+type security struct {
+	tls       *tls.Config // nil: plain HTTP
+	api       *auth.Guard
+	clientCA  bool
+	readOnly  bool
+	inflight  *inflight
+	refused   *prometheus.CounterVec // by reason
+	debugAddr string
+	log       *slog.Logger
+}
+
+func newSecurity(c Config, reg prometheus.Registerer, log *slog.Logger) (*security, error) {
+	sec := &security{api: &auth.Guard{Realm: "podtrace"}, clientCA: c.ClientCA != "", readOnly: c.ReadOnly, debugAddr: c.DebugAddr, log: log,
+		inflight: &inflight{limit: c.MaxInflightBytes, maxBody: c.MaxBodyBytes}}
+	if c.tlsFiles().Enabled() {
+		t, err := tlsconfig.Server(c.tlsFiles())
+		if err != nil {
+			return nil, err
+		}
+		sec.tls = t
+	}
+	if c.APITokenFile != "" {
+		tok, err := auth.LoadToken(c.APITokenFile)
+		if err != nil {
+			return nil, err
+		}
+		sec.api.Token = tok
+	}
+	if c.APIBasicAuthFile != "" {
+		users, err := auth.LoadUsers(c.APIBasicAuthFile)
+		if err != nil {
+			return nil, err
+		}
+		sec.api.Users = users
+	}
+	sec.refused = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "podtrace_http_refused_total",
+		Help: "HTTP requests refused before their handler, by reason (api_unauthorized, client_cert, inflight_bytes, read_only).",
+	}, []string{"reason"})
+	for _, r := range []string{"api_unauthorized", "client_cert", "inflight_bytes", "read_only"} {
+		sec.refused.WithLabelValues(r)
+	}
+	if err := reg.Register(sec.refused); err != nil {
+		return nil, fmt.Errorf("metrics: %w", err)
+	}
+	return sec, nil
+}
+
+// ingestPaths are the receivers: guarded by their own token, mTLS and the
+// in-flight bound, not by the API's credentials.
+var ingestPaths = []string{"/audit", "/v1/traces"}
+
+// healthPaths answer probes without credentials.
+var healthPaths = []string{"/healthz", "/readyz"}
+
+// guard puts every route of mux behind what protects it.
+func (sec *security) guard(mux http.Handler) http.Handler {
+	count := func(reason string) func() { c := sec.refused.WithLabelValues(reason); return c.Inc }
+	ingest := sec.inflight.handler(mux, count("inflight_bytes"))
+	if sec.clientCA {
+		ingest = tlsconfig.RequireClientCert(ingest, count("client_cert"))
+	}
+	if sec.readOnly {
+		ingest = auth.ReadOnly(ingest, count("read_only"))
+	}
+	api := sec.api.Handler(mux, count("api_unauthorized"))
+	if sec.readOnly {
+		api = auth.ReadOnly(api, count("read_only"))
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case hasPath(ingestPaths, r.URL.Path):
+			ingest.ServeHTTP(w, r)
+		case hasPath(healthPaths, r.URL.Path):
+			mux.ServeHTTP(w, r)
+		default:
+			api.ServeHTTP(w, r)
+		}
+	})
+}
+
+func hasPath(paths []string, p string) bool {
+	for _, q := range paths {
+		if p == q || strings.HasPrefix(p, q+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+// inflight bounds the request body bytes being handled at once. A request
+// reserves its Content-Length, or the body limit when the length is unknown
+// or the body is compressed (it may decompress to the limit); a request
+// that does not fit gets 503 at once, before anything is read.
+type inflight struct {
+	limit, maxBody int64
+	mu             sync.Mutex
+	used           int64
+}
+
+func (f *inflight) weight(r *http.Request) int64 {
+	if r.ContentLength > 0 && r.ContentLength < f.maxBody && r.Header.Get("Content-Encoding") == "" {
+		return r.ContentLength
+	}
+	return f.maxBody
+}
+
+func (f *inflight) acquire(n int64) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.used+n > f.limit {
+		return false
+	}
+	f.used += n
+	return true
+}
+
+func (f *inflight) release(n int64) {
+	f.mu.Lock()
+	f.used -= n
+	f.mu.Unlock()
+}
+
+func (f *inflight) handler(next http.Handler, reject func()) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost {
+			next.ServeHTTP(w, r)
+			return
+		}
+		n := f.weight(r)
+		if !f.acquire(n) {
+			reject()
+			w.Header().Set("Retry-After", "1")
+			http.Error(w, "podtrace is overloaded (request bytes in flight); retry", http.StatusServiceUnavailable)
+			return
+		}
+		defer f.release(n)
+		next.ServeHTTP(w, r)
+	})
+}
+
+// serveHTTP serves srv on ln, over TLS when configured. Connection-level
+// errors (failed handshakes: a client's fault) are logged at debug level.
+func (sec *security) serveHTTP(srv *http.Server, ln net.Listener) error {
+	if srv.ErrorLog == nil {
+		srv.ErrorLog = slog.NewLogLogger(sec.log.Handler(), slog.LevelDebug)
+	}
+	if sec.tls != nil {
+		srv.TLSConfig = sec.tls
+		return srv.ServeTLS(ln, "", "")
+	}
+	return srv.Serve(ln)
+}
+
+// startDebug serves pprof on its own listener, behind the API's
+// credentials and TLS; never on the main mux.
+func (s *Server) startDebug(sec *security) error {
+	if sec.debugAddr == "" {
+		return nil
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	ln, err := net.Listen("tcp", sec.debugAddr)
+	if err != nil {
+		return fmt.Errorf("listen %s (debug): %w", sec.debugAddr, err)
+	}
+	s.debugLn = ln
+	s.debug = &http.Server{Handler: sec.api.Handler(mux, nil), ReadHeaderTimeout: 10 * time.Second}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		if err := sec.serveHTTP(s.debug, ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			sec.log.Error("debug server", "err", err)
+		}
+	}()
+	sec.log.Info("pprof serving", "addr", ln.Addr().String())
+	return nil
+}
+
+// DebugAddr is the address the debug listener listens on, or "".
+func (s *Server) DebugAddr() string {
+	if s.debugLn == nil {
+		return ""
+	}
+	return s.debugLn.Addr().String()
+}
