@@ -382,7 +382,8 @@ func (s *Store) Records(ctx context.Context, f podtrace.RecordFilter) ([]podtrac
 		if err != nil {
 			return nil, "", fmt.Errorf("cursor: %w", podtrace.ErrBadCursor)
 		}
-		where = append(where, "(created < ? OR (created = ? AND (cluster, uid, kind, seq) > (?, ?, ?, ?)))")
+		// "created <= c" first, so SQLite seeks records_page to the cursor
+		where = append(where, "created <= ? AND (created < ? OR (cluster, uid, kind, seq) > (?, ?, ?, ?))")
 		args = append(args, c.Created, c.Created, c.Cluster, c.UID, c.Kind, c.Seq)
 	}
 	q := "SELECT body, created FROM records"
