@@ -227,6 +227,8 @@ test('keyboard: skip link, labelled controls; dark theme', async () => {
     assert.equal(await page.getByLabel(label, { exact: true }).count(), 1, `control labelled ${label}`);
   }
   await page.getByRole('button', { name: /Switch to dark theme/ }).click();
+  // the theme is applied in an effect after the click's render
+  await page.waitForFunction(() => document.documentElement.dataset.theme === 'dark', null, { timeout: 5000 });
   assert.equal(await page.evaluate(() => document.documentElement.dataset.theme), 'dark');
   const bg = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
   assert.equal(bg, 'rgb(15, 19, 23)');
