@@ -20,7 +20,7 @@ func TestHollowKubeletNode(t *testing.T) {
 	c := cluster.Start(t, cluster.Options{
 		AuditWebhookURL: webhook.URL, OTLPEndpoint: otlp.Addr, HollowKubelet: true, KWOKNodes: 1,
 	})
-	node := c.Nodes[len(c.Nodes)-1]
+	node := cluster.HollowNodeName
 
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()

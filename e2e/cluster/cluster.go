@@ -29,7 +29,8 @@ import (
 )
 
 const (
-	hollowNodeName = "hollow-node-0"
+	// HollowNodeName is the node the hollow kubelet registers.
+	HollowNodeName = "hollow-node-0"
 	// KWOKNodeAnnotation marks the nodes KWOK plays the kubelet for.
 	KWOKNodeAnnotation = "kwok.x-k8s.io/node"
 
@@ -117,8 +118,7 @@ func Start(t testing.TB, opts Options) *Cluster {
 	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
 	defer cancel()
 	if err := c.start(ctx, bins, opts); err != nil {
-		c.dumpLogs()
-		t.Fatalf("start cluster: %v", err)
+		t.Fatalf("start cluster: %v", err) // cleanup prints the logs' tails
 	}
 	t.Logf("cluster %s ready in %s (nodes %v)", c.KubernetesVersion, c.RunDir, c.Nodes)
 	return c
@@ -325,8 +325,8 @@ func (c *Cluster) start(ctx context.Context, bins binaries, opts Options) error 
 	}
 	if opts.HollowKubelet {
 		args := []string{
-			"--kubeconfig=" + kubeconfigs[idHollowNode], "--node-name=" + hollowNodeName,
-			"--run-dir=" + filepath.Join(c.RunDir, hollowNodeName), "--port=" + strconv.Itoa(kubeletPort),
+			"--kubeconfig=" + kubeconfigs[idHollowNode], "--node-name=" + HollowNodeName,
+			"--run-dir=" + filepath.Join(c.RunDir, HollowNodeName), "--port=" + strconv.Itoa(kubeletPort),
 		}
 		if opts.OTLPEndpoint != "" {
 			args = append(args, "--otlp-endpoint="+opts.OTLPEndpoint)
@@ -334,7 +334,7 @@ func (c *Cluster) start(ctx context.Context, bins binaries, opts Options) error 
 		if err := c.run("hollow-kubelet", logDir, nil, bins.hollowKubelet, args...); err != nil {
 			return err
 		}
-		c.Nodes = append(c.Nodes, hollowNodeName)
+		c.Nodes = append(c.Nodes, HollowNodeName)
 	}
 	return c.waitReady(ctx)
 }
@@ -400,11 +400,16 @@ func readFlags(path string, tracing bool) ([]string, error) {
 	return flags, nil
 }
 
-// run starts a daemon and records it for Stop.
+// run starts a daemon, records it for Stop and appends "name pid" to
+// RunDir/pids for whoever inspects a kept run directory.
 func (c *Cluster) run(name, logDir string, env []string, bin string, args ...string) error {
 	p, err := startProcess(name, logDir, env, bin, args...)
 	if err != nil {
 		return err
+	}
+	if f, err := os.OpenFile(filepath.Join(c.RunDir, "pids"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644); err == nil {
+		fmt.Fprintf(f, "%s %d\n", name, p.cmd.Process.Pid)
+		f.Close()
 	}
 	c.mu.Lock()
 	c.procs = append(c.procs, p)

@@ -135,7 +135,7 @@ func newPKI(dir string, now time.Time) (*pki, error) {
 		{name: idControllerManager, user: "system:kube-controller-manager"},
 		// KWOK plays every fake node's kubelet; system:masters keeps RBAC out of its way.
 		{name: idKWOK, user: "kwok-controller", groups: []string{"system:masters"}},
-		{name: idHollowNode, user: "system:node:" + hollowNodeName, groups: []string{"system:nodes"}},
+		{name: idHollowNode, user: "system:node:" + HollowNodeName, groups: []string{"system:nodes"}},
 	} {
 		b := make([]byte, 16)
 		if _, err := rand.Read(b); err != nil {
