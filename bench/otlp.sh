@@ -1,22 +1,28 @@
 #!/usr/bin/env bash
-# OTLP ingest throughput, podtrace against an OpenTelemetry Collector, in the
-# same run and with the same load: PROCS telemetrygen processes send traces
-# over gRPC for DURATION, each with WORKERS unthrottled workers and export
-# batches of BATCH spans, first to `podtrace serve`, then to a plain collector
-# (the Jaeger v2 binary, which is a full OpenTelemetry Collector, with an otlp
-# receiver and the nop exporter); each side's own counter of accepted spans
-# gives spans/s, and its CPU time (from /proc) the cost per span. On a small
-# machine telemetrygen is the bottleneck (its SDK drops what its export loop
-# cannot send): spans/s is then what each receiver accepted from the same
-# load, and CPU per span is the figure that tells the receivers apart.
+# OTLP ingest throughput: podtrace against an OpenTelemetry Collector, in the
+# same run, with the same loads, taking turns (ROUNDS, alternating who goes
+# first, medians reported) so the load of a shared machine hits both alike.
 #
-#   bash bench/otlp.sh        # DURATION=20s PROCS=2 WORKERS=4 BATCH=1000 by default
+#  1. telemetrygen: PROCS processes × WORKERS unthrottled workers, export
+#     batches of BATCH spans, for DURATION, over gRPC. telemetrygen's SDK drops
+#     what its export loop cannot send, so on a small machine it is the
+#     bottleneck: spans/s is what each receiver accepted from the same load,
+#     and CPU per span (from /proc) is the figure that tells them apart.
+#  2. the capture's real kube-apiserver and kubelet requests, encoded once,
+#     from 16 gRPC clients for DURATION (go test ./otlp -bench Load): nothing
+#     is spent making spans, so the receiver is the bottleneck.
+#
+# The collector is the Jaeger v2 binary (a full OpenTelemetry Collector) with
+# a plain config: otlp receiver → nop exporter. podtrace is `podtrace serve`.
+#
+#   bash bench/otlp.sh    # DURATION=10s ROUNDS=3 PROCS=2 WORKERS=4 BATCH=1000
 #
 # Builds (once, cached under ~/.cache/podtrace-peers) telemetrygen and Jaeger.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-DURATION="${DURATION:-20s}"
+DURATION="${DURATION:-10s}"
+ROUNDS="${ROUNDS:-3}"
 WORKERS="${WORKERS:-4}"
 PROCS="${PROCS:-2}"
 BATCH="${BATCH:-1000}"
@@ -33,10 +39,7 @@ cleanup() {
 trap cleanup EXIT
 
 go build -o "$work/podtrace" ./cmd/podtrace
-
-cpu_ms() { # CPU time (user + system) of process $1 so far, in ms
-  awk -v hz="$(getconf CLK_TCK)" '{ printf "%.0f\n", ($14 + $15) * 1000 / hz }' "/proc/$1/stat"
-}
+go test -c -o "$work/otlp.test" ./otlp
 
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
 
@@ -49,39 +52,40 @@ wait_http() { # url
   return 1
 }
 
-# sum of the samples of metric $2 (a name prefix) at URL $1
+# metric URL NAME-PREFIX: the sum of the metric's samples
 metric() {
-  curl -fsS "$1" | awk -v m="$2" 'index($0, m) == 1 && $0 !~ /^#/ { s += $NF } END { printf "%.0f\n", s }'
+  curl -fsS "$1" | awk -v m="$2" 'index($0, m) == 1 { s += $NF } END { printf "%.0f\n", s }'
 }
 
-# load ENDPOINT: runs the telemetrygen processes, prints elapsed seconds
-load() {
-  local start end tgs=()
-  start=$(date +%s.%N)
+cpu_ms() { # CPU time (user + system) of process $1 so far, in ms
+  awk -v hz="$(getconf CLK_TCK)" '{ printf "%.0f\n", ($14 + $15) * 1000 / hz }' "/proc/$1/stat"
+}
+
+now() { date +%s.%N; }
+
+# telemetrygen ENDPOINT: the telemetrygen processes, to their end
+telemetrygen() {
+  local tgs=()
   for i in $(seq 1 "$PROCS"); do
     "$tg" traces --otlp-endpoint "$1" --otlp-insecure --duration "$DURATION" --workers "$WORKERS" \
       --rate 0 --child-spans "$CHILD_SPANS" --batch-size "$BATCH" --service bench >"$work/tg$i.log" 2>&1 &
     tgs+=($!)
   done
   for p in "${tgs[@]}"; do wait "$p"; done
-  end=$(date +%s.%N)
-  python3 -c "print($end - $start)"
 }
 
-# podtrace
+# rawload ENDPOINT: BenchmarkLoad against it
+rawload() {
+  (cd otlp && OTLP_LOAD_ENDPOINT="$1" "$work/otlp.test" -test.run '^$' -test.bench '^BenchmarkLoad$' -test.benchtime "$DURATION") >/dev/null
+}
+
+# podtrace serve
 http=$(port); grpc=$(port)
 "$work/podtrace" serve --db "$work/podtrace.db" --http-addr "127.0.0.1:$http" \
   --otlp-grpc-addr "127.0.0.1:$grpc" --otlp-http-addr "" >"$work/podtrace.log" 2>&1 &
 ptpid=$!
 pids+=($ptpid)
-wait_http "http://127.0.0.1:$http/healthz"
-cpu0=$(cpu_ms "$ptpid")
-secs=$(load "127.0.0.1:$grpc")
-sleep 1
-ptcpu=$(( $(cpu_ms "$ptpid") - cpu0 ))
-pt=$(metric "http://127.0.0.1:$http/metrics" 'podtrace_otlp_spans_total{result="accepted"}')
-
-# the OpenTelemetry Collector (Jaeger v2 binary, plain collector config)
+# the OpenTelemetry Collector
 cgrpc=$(port); cmetrics=$(port)
 cat >"$work/collector.yaml" <<YAML
 receivers:
@@ -111,21 +115,53 @@ YAML
 "$jaeger" --config="file:$work/collector.yaml" >"$work/collector.log" 2>&1 &
 colpid=$!
 pids+=($colpid)
+wait_http "http://127.0.0.1:$http/healthz"
 wait_http "http://127.0.0.1:$cmetrics/metrics"
-cpu0=$(cpu_ms "$colpid")
-csecs=$(load "127.0.0.1:$cgrpc")
-sleep 1
-colcpu=$(( $(cpu_ms "$colpid") - cpu0 ))
-col=$(metric "http://127.0.0.1:$cmetrics/metrics" 'otelcol_receiver_accepted_spans')
 
-python3 - "$pt" "$secs" "$ptcpu" "$col" "$csecs" "$colcpu" "$WORKERS" "$DURATION" "$PROCS" "$BATCH" <<'PY'
-import sys
-pt, secs, ptcpu, col, csecs, colcpu = int(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5]), int(sys.argv[6])
-workers, dur, procs, batch = sys.argv[7:]
-a, b = pt / secs, col / csecs
-ca, cb = ptcpu * 1e3 / max(pt, 1), colcpu * 1e3 / max(col, 1)  # CPU µs per span
-print(f"telemetrygen, {procs} processes x {workers} workers, batches of {batch}, {dur}, OTLP/gRPC")
-print(f"podtrace serve          {pt:>9} spans in {secs:4.1f}s {a:>9.0f} spans/s  {ptcpu:>6} ms CPU  {ca:5.2f} µs CPU/span")
-print(f"OpenTelemetry Collector {col:>9} spans in {csecs:4.1f}s {b:>9.0f} spans/s  {colcpu:>6} ms CPU  {cb:5.2f} µs CPU/span  (otlp receiver -> nop exporter)")
-print(f"podtrace / collector    throughput {a / b:.2f}x, CPU per span {ca / cb:.2f}x")
+accepted() { # side: spans it accepted so far
+  if [ "$1" = podtrace ]; then
+    metric "http://127.0.0.1:$http/metrics" 'podtrace_otlp_spans_total{result="accepted"}'
+  else
+    metric "http://127.0.0.1:$cmetrics/metrics" 'otelcol_receiver_accepted_spans'
+  fi
+}
+
+# run LOAD SIDE: one measured load; appends "load side spans seconds cpu_ms"
+run() {
+  local pid=$ptpid ep="127.0.0.1:$grpc"
+  if [ "$2" = collector ]; then pid=$colpid ep="127.0.0.1:$cgrpc"; fi
+  local s0 c0 t0 t1
+  s0=$(accepted "$2"); c0=$(cpu_ms "$pid"); t0=$(now)
+  "$1" "$ep"
+  t1=$(now)
+  sleep 1 # the last requests counted
+  echo "$1 $2 $(( $(accepted "$2") - s0 )) $(python3 -c "print($t1 - $t0)") $(( $(cpu_ms "$pid") - c0 ))" >>"$work/runs"
+}
+
+for r in $(seq 1 "$ROUNDS"); do
+  for load in telemetrygen rawload; do
+    if [ $((r % 2)) -eq 1 ]; then run $load podtrace; run $load collector; else run $load collector; run $load podtrace; fi
+  done
+done
+
+python3 - "$work/runs" "$ROUNDS" "$DURATION" "$PROCS" "$WORKERS" "$BATCH" <<'PY'
+import statistics, sys
+runs = [l.split() for l in open(sys.argv[1])]
+rounds, dur, procs, workers, batch = sys.argv[2:]
+titles = {
+    "telemetrygen": f"telemetrygen: {procs} processes x {workers} workers, batches of {batch}, {dur} x {rounds} rounds, OTLP/gRPC",
+    "rawload": f"the capture's kube-apiserver + kubelet requests, encoded once, 16 gRPC clients, {dur} x {rounds} rounds",
+}
+for load, title in titles.items():
+    print(title)
+    res = {}
+    for side in ("podtrace", "collector"):
+        rs = [r for r in runs if r[0] == load and r[1] == side]
+        rate = statistics.median(int(r[2]) / float(r[3]) for r in rs)
+        cpu = sum(int(r[4]) for r in rs) * 1e3 / max(1, sum(int(r[2]) for r in rs))
+        res[side] = (rate, cpu)
+        name = "podtrace serve" if side == "podtrace" else "OpenTelemetry Collector"
+        print(f"  {name:<24} {rate:>10.0f} spans/s (median)  {cpu:5.2f} µs CPU/span" + ("  (otlp receiver -> nop exporter)" if side == "collector" else ""))
+    (a, ca), (b, cb) = res["podtrace"], res["collector"]
+    print(f"  {'podtrace / collector':<24} {a / b:>10.2f}x throughput      {ca / cb:5.2f}x CPU per span")
 PY

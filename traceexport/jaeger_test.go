@@ -184,15 +184,18 @@ func TestJaegerEndToEnd(t *testing.T) {
 	cfg := server.DefaultConfig()
 	cfg.HTTPAddr, cfg.OTLPGRPCAddr, cfg.OTLPHTTPAddr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
 	cfg.DB, cfg.Sync, cfg.Cluster = filepath.Join(t.TempDir(), "p.db"), "NORMAL", "e2e"
-	cfg.OTLPExport, cfg.OTLPExportDelay = otlpEndpoint, 5*time.Second
+	cfg.OTLPExport, cfg.OTLPExportDelay = otlpEndpoint, time.Second
 	cfg.OTLPForward = otlpEndpoint
 	s, err := server.Start(context.Background(), cfg, quiet())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	postFile(t, "http://"+s.Addr()+"/audit", "application/json", mixed+"audit-webhook-batches.jsonl")
+	// spans first: they wait for their pods, so each delivery has its spans
+	// when it closes, however slow this machine is (TestExportCapture covers
+	// spans arriving after the delivery closed)
 	postFile(t, "http://"+s.OTLPHTTPAddr()+"/v1/traces", "application/json", mixed+"otlp-raw.jsonl")
+	postFile(t, "http://"+s.Addr()+"/audit", "application/json", mixed+"audit-webhook-batches.jsonl")
 
 	const uid = "be9079fa-4074-4bef-a96b-56092fd24411" // demo/web-5f6b554666-q964m
 	tid := podtrace.TraceIDHex("e2e", uid, podtrace.KindCreate, 0)
