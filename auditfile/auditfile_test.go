@@ -132,7 +132,9 @@ func TestFollow(t *testing.T) {
 	f.Close()
 	q2 := &queue{ids: map[string]int{}, offsets: map[string]int64{}}
 	ctx2, cancel2 := context.WithCancel(context.Background())
-	go func() { done <- auditfile.NewReader(q2).Follow(ctx2, path, off[name], off[name+"#inode"], 10*time.Millisecond) }()
+	go func() {
+		done <- auditfile.NewReader(q2).Follow(ctx2, path, off[name], off[name+"#inode"], 10*time.Millisecond)
+	}()
 	waitFor(t, "part 3 after restart", func() bool { n, _ := q2.count(); return n == want[2] })
 	time.Sleep(100 * time.Millisecond)
 	if n, _ := q2.count(); n != want[2] {

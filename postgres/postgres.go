@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"embed"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -431,15 +430,6 @@ func (s *Store) PodsNamed(ctx context.Context, cluster, namespace, name string) 
 	return out, nil
 }
 
-// cursor is the position after the last record of a page.
-type cursor struct {
-	Created int64  `json:"c"`
-	Cluster string `json:"l"`
-	UID     string `json:"u"`
-	Kind    string `json:"k"`
-	Seq     int    `json:"s"`
-}
-
 // Records implements podtrace.Store.
 func (s *Store) Records(ctx context.Context, f podtrace.RecordFilter) ([]podtrace.Record, string, error) {
 	var where []string
@@ -469,13 +459,9 @@ func (s *Store) Records(ctx context.Context, f podtrace.RecordFilter) ([]podtrac
 		add("created < $?", f.Until.UnixNano())
 	}
 	if f.Cursor != "" {
-		raw, err := base64.RawURLEncoding.DecodeString(f.Cursor)
-		var c cursor
-		if err == nil {
-			err = json.Unmarshal(raw, &c)
-		}
+		c, err := podtrace.ParseCursor(f.Cursor)
 		if err != nil {
-			return nil, "", fmt.Errorf("cursor: %w", podtrace.ErrBadCursor)
+			return nil, "", err
 		}
 		n := len(args)
 		args = append(args, c.Created, text(c.Cluster), text(c.UID), text(c.Kind), c.Seq)
@@ -514,9 +500,7 @@ func (s *Store) Records(ctx context.Context, f podtrace.RecordFilter) ([]podtrac
 	next := ""
 	if len(out) > limit {
 		out = out[:limit]
-		last := out[limit-1]
-		b, _ := json.Marshal(cursor{Created: last.Created.UnixNano(), Cluster: last.Cluster, UID: last.UID, Kind: string(last.Kind), Seq: last.Seq})
-		next = base64.RawURLEncoding.EncodeToString(b)
+		next = podtrace.CursorAfter(&out[limit-1])
 	}
 	return out, next, nil
 }

@@ -7,7 +7,6 @@ import (
 	"context"
 	"database/sql"
 	"embed"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -320,15 +319,6 @@ func (s *Store) PodsNamed(ctx context.Context, cluster, namespace, name string) 
 	return out, rows.Err()
 }
 
-// cursor is the position after the last record of a page.
-type cursor struct {
-	Created int64  `json:"c"`
-	Cluster string `json:"l"`
-	UID     string `json:"u"`
-	Kind    string `json:"k"`
-	Seq     int    `json:"s"`
-}
-
 // Records implements podtrace.Store.
 func (s *Store) Records(ctx context.Context, f podtrace.RecordFilter) ([]podtrace.Record, string, error) {
 	var where []string
@@ -374,13 +364,9 @@ func (s *Store) Records(ctx context.Context, f podtrace.RecordFilter) ([]podtrac
 		add("created < ?", f.Until.UnixNano())
 	}
 	if f.Cursor != "" {
-		raw, err := base64.RawURLEncoding.DecodeString(f.Cursor)
-		var c cursor
-		if err == nil {
-			err = json.Unmarshal(raw, &c)
-		}
+		c, err := podtrace.ParseCursor(f.Cursor)
 		if err != nil {
-			return nil, "", fmt.Errorf("cursor: %w", podtrace.ErrBadCursor)
+			return nil, "", err
 		}
 		// "created <= c" first, so SQLite seeks records_page to the cursor
 		where = append(where, "created <= ? AND (created < ? OR (cluster, uid, kind, seq) > (?, ?, ?, ?))")
@@ -420,9 +406,7 @@ func (s *Store) Records(ctx context.Context, f podtrace.RecordFilter) ([]podtrac
 	next := ""
 	if len(out) > limit {
 		out = out[:limit]
-		last := out[limit-1]
-		b, _ := json.Marshal(cursor{Created: last.Created.UnixNano(), Cluster: last.Cluster, UID: last.UID, Kind: string(last.Kind), Seq: last.Seq})
-		next = base64.RawURLEncoding.EncodeToString(b)
+		next = podtrace.CursorAfter(&out[limit-1])
 	}
 	return out, next, nil
 }
