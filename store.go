@@ -64,11 +64,14 @@ type RecordFilter struct {
 	Code      string // a diagnosis code the record carries
 	Owner     Owner  // a diagnosis owner the record carries
 	Node      string
-	TraceID   string    // the record's trace id (Record.TraceHex), 32 hex digits
-	Since     time.Time // created at or after
-	Until     time.Time // created before
-	Limit     int
-	Cursor    string // opaque, from a previous page
+	TraceID   string // the record's trace id (Record.TraceHex), 32 hex digits
+	// SpanTraceID is a trace id of one of the record's component spans
+	// (Record.SpanTraceIDs), 32 lower-case hex digits.
+	SpanTraceID string
+	Since       time.Time // created at or after
+	Until       time.Time // created before
+	Limit       int
+	Cursor      string // opaque, from a previous page
 }
 
 // Store keeps the journal, pod states and records. Implementations: sqlite
@@ -95,6 +98,11 @@ type Store interface {
 	// Records lists records matching f, newest first, and a cursor for
 	// the next page ("" on the last).
 	Records(ctx context.Context, f RecordFilter) ([]Record, string, error)
+	// Briefs calls fn with the brief of each record f selects, in the
+	// order of Records, at most f.Limit of them (all when it is 0), until
+	// fn returns false. fn owns the Brief; the store holds a read
+	// connection while it runs, so fn should not wait on anything.
+	Briefs(ctx context.Context, f RecordFilter, fn func(*Brief) bool) error
 	// PodEvents returns the journaled events of a pod, in time order.
 	PodEvents(ctx context.Context, cluster, uid string) ([]JournalEvent, error)
 

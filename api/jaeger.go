@@ -127,29 +127,6 @@ func kvFloat(k string, v float64) JaegerKeyValue { return JaegerKeyValue{k, "flo
 
 func hexID(b []byte) string { return hex.EncodeToString(b) }
 
-// recordEnd is when a delivery's trace ends: its finish, or the latest
-// time it shows while it is open.
-func recordEnd(r *podtrace.Record) time.Time {
-	if r.Finished != nil {
-		return *r.Finished
-	}
-	end := r.Created
-	for _, m := range r.Milestones {
-		end = later(end, m.Time)
-	}
-	for _, p := range r.Phases {
-		end = later(end, p.End)
-	}
-	return end
-}
-
-func later(a, b time.Time) time.Time {
-	if b.After(a) {
-		return b
-	}
-	return a
-}
-
 // micros is t in microseconds since the epoch.
 func micros(t time.Time) int64 { return t.UnixMicro() }
 
@@ -195,7 +172,7 @@ func Trace(r *podtrace.Record) JaegerTrace {
 	if r.Outcome == podtrace.OutcomeFailed {
 		tags = append(tags, kvBool("error", true), kvString("otel.status_code", "ERROR"))
 	}
-	rs := span(root, "", "pod "+string(r.Kind)+" "+r.Namespace+"/"+r.Name, r.Created, recordEnd(r), tags)
+	rs := span(root, "", "pod "+string(r.Kind)+" "+r.Namespace+"/"+r.Name, r.Created, r.End(), tags)
 	for _, m := range r.Milestones {
 		rs.Logs = append(rs.Logs, JaegerLog{Timestamp: micros(m.Time), Fields: []JaegerKeyValue{
 			kvString("event", m.Name), kvString("podtrace.audit_id", m.AuditID)}})

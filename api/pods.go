@@ -43,40 +43,21 @@ type PodSummary struct {
 	TraceID         string           `json:"trace_id" doc:"the delivery trace's id (Jaeger-compatible API)"`
 }
 
-func summarize(r *podtrace.Record) PodSummary {
+func summarize(b *podtrace.Brief) PodSummary {
 	s := PodSummary{
-		Cluster: r.Cluster, Namespace: r.Namespace, Name: r.Name, UID: r.UID,
-		Kind: r.Kind, Seq: r.Seq, Outcome: r.Outcome, Created: r.Created, Finished: r.Finished,
-		DurationSeconds: recordEnd(r).Sub(r.Created).Seconds(),
-		Node:            r.Node, OwnerKind: r.OwnerKind, OwnerName: r.OwnerName,
-		Codes:   make([]string, 0, len(r.Diagnosis)),
-		TraceID: r.TraceHex(),
+		Cluster: b.Cluster, Namespace: b.Namespace, Name: b.Name, UID: b.UID,
+		Kind: b.Kind, Seq: b.Seq, Outcome: b.Outcome, Created: b.Created, Finished: b.Finished,
+		DurationSeconds: b.End.Sub(b.Created).Seconds(),
+		PlatformSeconds: b.PlatformSeconds, UserSeconds: b.UserSeconds,
+		Node: b.Node, OwnerKind: b.OwnerKind, OwnerName: b.OwnerName,
+		SLOMet:  b.Met,
+		Codes:   make([]string, 0, len(b.Findings)),
+		TraceID: b.TraceID,
 	}
-	s.PlatformSeconds, s.UserSeconds = ownerSeconds(r)
-	if r.SLO != nil {
-		s.SLOMet = r.SLO.Met
-	}
-	for _, f := range r.Diagnosis {
+	for _, f := range b.Findings {
 		s.Codes = append(s.Codes, f.Code)
 	}
 	return s
-}
-
-// ownerSeconds is the record's time per owner: the SLO's figures when it
-// has them, else the sum of its phases.
-func ownerSeconds(r *podtrace.Record) (platform, user float64) {
-	if r.SLO != nil {
-		return r.SLO.PlatformSeconds, r.SLO.UserSeconds
-	}
-	for _, p := range r.Phases {
-		d := p.End.Sub(p.Start).Seconds()
-		if p.Owner == podtrace.OwnerUser {
-			user += d
-		} else {
-			platform += d
-		}
-	}
-	return platform, user
 }
 
 func (a *API) listPods(ctx context.Context, q query) (any, error) {
@@ -90,7 +71,8 @@ func (a *API) listPods(ctx context.Context, q query) (any, error) {
 	}
 	p := Page{Items: make([]PodSummary, 0, len(recs))}
 	for i := range recs {
-		p.Items = append(p.Items, summarize(&recs[i]))
+		b := recs[i].Brief()
+		p.Items = append(p.Items, summarize(&b))
 	}
 	if next != "" {
 		p.Next = &next

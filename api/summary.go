@@ -38,6 +38,27 @@ func (a *API) scan(ctx context.Context, f podtrace.RecordFilter, max int, fn fun
 	}
 }
 
+// briefs calls fn with the brief of each record f selects, newest first,
+// up to max of them. It returns how many it read and whether it stopped at
+// the bound.
+func (a *API) briefs(ctx context.Context, f podtrace.RecordFilter, max int, fn func(*podtrace.Brief)) (int, bool, error) {
+	f.Limit = max + 1 // one more, to know whether the bound stopped the reading
+	n, truncated := 0, false
+	err := a.store.Briefs(ctx, f, func(b *podtrace.Brief) bool {
+		if n == max {
+			truncated = true
+			return false
+		}
+		n++
+		fn(b)
+		return true
+	})
+	if err != nil {
+		return n, false, fmt.Errorf("read briefs: %w", err)
+	}
+	return n, truncated, nil
+}
+
 // Window says which deliveries a summary covers.
 type Window struct {
 	Since     *time.Time `json:"since" doc:"null: from the oldest"`
@@ -132,16 +153,12 @@ type sloObs struct {
 	total, platform, user float64
 }
 
-func observe(r *podtrace.Record, key string) sloObs {
-	o := sloObs{created: r.Created, key: key, finished: r.Finished != nil}
-	if r.SLO != nil && r.SLO.Met != nil {
-		o.judged, o.met = true, *r.SLO.Met
+func observe(b *podtrace.Brief, key string) sloObs {
+	o := sloObs{created: b.Created, key: key, finished: b.Finished != nil,
+		total: b.TotalSeconds, platform: b.PlatformSeconds, user: b.UserSeconds}
+	if b.Met != nil {
+		o.judged, o.met = true, *b.Met
 	}
-	o.total = r.Duration().Seconds()
-	if r.SLO != nil {
-		o.total = r.SLO.TotalSeconds
-	}
-	o.platform, o.user = ownerSeconds(r)
 	return o
 }
 
@@ -207,24 +224,23 @@ func (a *API) sloSummary(ctx context.Context, q query) (any, error) {
 		return nil, err
 	}
 	groupBy := cmp.Or(q.get("group_by"), "namespace")
-	keyOf := func(r *podtrace.Record) string {
+	keyOf := func(b *podtrace.Brief) string {
 		switch groupBy {
 		case "owner_kind":
-			return r.OwnerKind
+			return b.OwnerKind
 		case "node":
-			return r.Node
+			return b.Node
 		default:
-			return r.Namespace
+			return b.Namespace
 		}
 	}
 	var obs []sloObs
-	var worst []podtrace.Record
-	n, truncated, err := a.scan(ctx, w.filter, a.opt.MaxScan, func(r *podtrace.Record) bool {
-		obs = append(obs, observe(r, keyOf(r)))
-		if r.Finished != nil {
-			worst = keepSlowest(worst, r, 10)
+	var worst []*podtrace.Brief
+	n, truncated, err := a.briefs(ctx, w.filter, a.opt.MaxScan, func(b *podtrace.Brief) {
+		obs = append(obs, observe(b, keyOf(b)))
+		if b.Finished != nil {
+			worst = keepSlowest(worst, b, 10)
 		}
-		return true
 	})
 	if err != nil {
 		return nil, err
@@ -261,23 +277,24 @@ func (a *API) sloSummary(ctx context.Context, q query) (any, error) {
 		return cmp.Or(cmp.Compare(b.Deliveries, a.Deliveries), cmp.Compare(a.Key, b.Key))
 	})
 	for i := range worst {
-		s.Worst = append(s.Worst, summarize(&worst[i]))
+		s.Worst = append(s.Worst, summarize(worst[i]))
 	}
 	return s, nil
 }
 
-// keepSlowest keeps the n slowest records, slowest first.
-func keepSlowest(rs []podtrace.Record, r *podtrace.Record, n int) []podtrace.Record {
-	d := r.Duration()
-	i, _ := slices.BinarySearchFunc(rs, d, func(x podtrace.Record, d time.Duration) int { return cmp.Compare(d, x.Duration()) })
+// keepSlowest keeps the n slowest deliveries, slowest first; of equally
+// slow ones, the one read last first.
+func keepSlowest(bs []*podtrace.Brief, b *podtrace.Brief, n int) []*podtrace.Brief {
+	d := b.End.Sub(b.Created)
+	i, _ := slices.BinarySearchFunc(bs, d, func(x *podtrace.Brief, d time.Duration) int { return cmp.Compare(d, x.End.Sub(x.Created)) })
 	if i >= n {
-		return rs
+		return bs
 	}
-	rs = slices.Insert(rs, i, *r)
-	if len(rs) > n {
-		rs = rs[:n]
+	bs = slices.Insert(bs, i, b)
+	if len(bs) > n {
+		bs = bs[:n]
 	}
-	return rs
+	return bs
 }
 
 // DiagnosesSummary counts findings per code, phase and owner.
@@ -324,9 +341,9 @@ func (a *API) diagnosesSummary(ctx context.Context, q query) (any, error) {
 	codes := map[string]*acc{}
 	phases, owners := map[string]int{}, map[string]int{}
 	diagnosed := 0
-	n, truncated, err := a.scan(ctx, w.filter, a.opt.MaxScan, func(r *podtrace.Record) bool {
-		if len(r.Diagnosis) == 0 {
-			return true
+	n, truncated, err := a.briefs(ctx, w.filter, a.opt.MaxScan, func(b *podtrace.Brief) {
+		if len(b.Findings) == 0 {
+			return
 		}
 		diagnosed++
 		seen := map[string]bool{}
@@ -337,7 +354,7 @@ func (a *API) diagnosesSummary(ctx context.Context, q query) (any, error) {
 			seen[k] = true
 			return true
 		}
-		for _, f := range r.Diagnosis {
+		for _, f := range b.Findings {
 			if once("p/" + f.Phase) {
 				phases[f.Phase]++
 			}
@@ -354,11 +371,10 @@ func (a *API) diagnosesSummary(ctx context.Context, q query) (any, error) {
 			}
 			c.Count++
 			if len(c.Examples) < 5 {
-				c.Examples = append(c.Examples, summarize(r))
+				c.Examples = append(c.Examples, summarize(b))
 			}
-			c.times = append(c.times, r.Created)
+			c.times = append(c.times, b.Created)
 		}
-		return true
 	})
 	if err != nil {
 		return nil, err

@@ -15,9 +15,11 @@ import (
 	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/podtrace/podtrace"
+	"github.com/podtrace/podtrace/internal/sqlrow"
 )
 
 //go:embed migrations/*.sql
@@ -130,12 +132,27 @@ func migrate(ctx context.Context, pool *pgxpool.Pool) error {
 			if _, err := tx.Exec(ctx, string(body)); err != nil {
 				return fmt.Errorf("migration %s: %w", base, err)
 			}
+			if step := goStep(v); step != nil {
+				if err := step(ctx, tx); err != nil {
+					return fmt.Errorf("migration %s: %w", base, err)
+				}
+			}
 			_, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version) VALUES ($1)`, v)
 			return err
 		})
 		if err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// goStep is the part of a migration SQL cannot do, run after its SQL in
+// its transaction.
+func goStep(version int) func(context.Context, pgx.Tx) error {
+	switch version {
+	case 2:
+		return fillBriefs
 	}
 	return nil
 }
@@ -216,11 +233,9 @@ func (s *Store) AppendEvents(ctx context.Context, evs []podtrace.JournalEvent) (
 	return added, nil
 }
 
-const eventColumns = `seq, cluster, key, uid, namespace, name, time, body`
-
 // EventsAfter implements podtrace.Store.
 func (s *Store) EventsAfter(ctx context.Context, cluster string, after int64, limit int) ([]podtrace.JournalEvent, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+eventColumns+` FROM journal WHERE cluster = $1 AND seq > $2 ORDER BY seq LIMIT $3`, text(cluster), after, limit)
+	rows, err := s.pool.Query(ctx, `SELECT `+sqlrow.EventColumns+` FROM journal WHERE cluster = $1 AND seq > $2 ORDER BY seq LIMIT $3`, text(cluster), after, limit)
 	if err != nil {
 		return nil, fmt.Errorf("read journal: %w", err)
 	}
@@ -229,20 +244,7 @@ func (s *Store) EventsAfter(ctx context.Context, cluster string, after int64, li
 
 func scanEvents(rows pgx.Rows) ([]podtrace.JournalEvent, error) {
 	defer rows.Close()
-	var out []podtrace.JournalEvent
-	for rows.Next() {
-		var e podtrace.JournalEvent
-		var t int64
-		if err := rows.Scan(&e.Seq, &e.Cluster, &e.Key, &e.UID, &e.Namespace, &e.Name, &t, &e.Body); err != nil {
-			return nil, fmt.Errorf("read journal: %w", err)
-		}
-		e.Time = time.Unix(0, t).UTC()
-		out = append(out, e)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read journal: %w", err)
-	}
-	return out, nil
+	return sqlrow.Events(rows)
 }
 
 // Save implements podtrace.Store. Rows saved at a later journal position
@@ -322,54 +324,121 @@ func saveRecords(ctx context.Context, tx pgx.Tx, recs []podtrace.Record, applied
 	if len(recs) == 0 {
 		return nil
 	}
-	n := len(recs)
-	clusters, uids, kinds, nss, names, outcomes, nodes, codes, owners, traces :=
-		make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n),
-		make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-	seqs := make([]int32, n)
-	created, finished := make([]int64, n), make([]*int64, n)
-	bodies := make([][]byte, n)
+	var rr recordRows
 	for i := range recs {
-		r := &recs[i]
-		body, err := json.Marshal(r)
+		body, err := json.Marshal(&recs[i])
 		if err != nil {
-			return fmt.Errorf("encode record %s: %w", r.UID, err)
+			return fmt.Errorf("encode record %s: %w", recs[i].UID, err)
 		}
-		clusters[i], uids[i], kinds[i], nss[i], names[i] = text(r.Cluster), text(r.UID), text(string(r.Kind)), text(r.Namespace), text(r.Name)
-		outcomes[i], nodes[i], traces[i] = text(string(r.Outcome)), text(r.Node), r.TraceHex()
-		seqs[i], created[i], bodies[i] = int32(r.Seq), r.Created.UnixNano(), body
-		if r.Finished != nil {
-			f := r.Finished.UnixNano()
-			finished[i] = &f
-		}
-		codes[i], owners[i] = findingWords(r)
+		rr.add(&recs[i], body)
 	}
-	// codes and owners travel as tab-separated words: unnest flattens
-	// arrays of arrays
-	_, err := tx.Exec(ctx, `INSERT INTO records (cluster, uid, kind, seq, namespace, name, outcome, node, created, finished, codes, owners, trace_id, body, applied)
-		SELECT c, u, k, s, ns, n, o, nd, cr, f, coalesce(string_to_array(nullif(cs, ''), E'\t'), '{}'), coalesce(string_to_array(nullif(os, ''), E'\t'), '{}'), tr, b, $15
-		FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::text[], $6::text[], $7::text[], $8::text[], $9::bigint[], $10::bigint[], $11::text[], $12::text[], $13::text[], $14::bytea[])
-			AS r(c, u, k, s, ns, n, o, nd, cr, f, cs, os, tr, b)
+	_, err := tx.Exec(ctx, `INSERT INTO records (cluster, uid, kind, seq, namespace, name, outcome, node, created, finished, codes, owners, trace_id,
+			brief, span_traces, body, applied)
+		SELECT `+recordRowsColumns+`, b, $17 FROM `+recordRowsUnnest+`
 		ON CONFLICT (cluster, uid, kind, seq) DO UPDATE SET namespace = excluded.namespace, name = excluded.name, outcome = excluded.outcome,
 			node = excluded.node, created = excluded.created, finished = excluded.finished, codes = excluded.codes, owners = excluded.owners,
-			trace_id = excluded.trace_id, body = excluded.body, applied = excluded.applied
-		WHERE records.applied <= excluded.applied`,
-		clusters, uids, kinds, seqs, nss, names, outcomes, nodes, created, finished, codes, owners, traces, bodies, applied)
+			trace_id = excluded.trace_id, brief = excluded.brief, span_traces = excluded.span_traces, body = excluded.body, applied = excluded.applied
+		WHERE records.applied <= excluded.applied`, append(rr.args(), applied)...)
 	if err != nil {
 		return fmt.Errorf("save records: %w", err)
 	}
 	return nil
 }
 
-// findingWords renders a record's diagnosis codes and owners as
-// tab-separated words.
-func findingWords(r *podtrace.Record) (string, string) {
-	codes := make([]string, len(r.Diagnosis))
-	owners := make([]string, len(r.Diagnosis))
-	for i, f := range r.Diagnosis {
+// recordRows are records as the parallel arrays of recordRowsUnnest
+// ($1…$16), each array one column.
+type recordRows struct {
+	clusters, uids, kinds, nss, names, outcomes, nodes, codes, owners, traces, spanTraces []string
+	seqs                                                                                  []int32
+	created                                                                               []int64
+	finished                                                                              []*int64
+	briefs, bodies                                                                        [][]byte
+}
+
+// recordRowsUnnest turns the arrays of recordRows into rows;
+// recordRowsColumns are its columns as records has them. Codes, owners
+// and span trace ids travel as tab-separated words: unnest flattens arrays
+// of arrays.
+const (
+	recordRowsUnnest = `unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::text[], $6::text[], $7::text[], $8::text[], $9::bigint[], $10::bigint[],
+			$11::text[], $12::text[], $13::text[], $14::bytea[], $15::text[], $16::bytea[])
+		AS r(c, u, k, s, ns, n, o, nd, cr, f, cs, os, tr, br, st, b)`
+	recordRowsColumns = `c, u, k, s, ns, n, o, nd, cr, f, coalesce(string_to_array(nullif(cs, ''), E'\t'), '{}'), coalesce(string_to_array(nullif(os, ''), E'\t'), '{}'), tr,
+			br, coalesce(string_to_array(nullif(st, ''), E'\t'), '{}')`
+)
+
+func (rr *recordRows) add(r *podtrace.Record, body []byte) {
+	b := r.Brief()
+	var fin *int64
+	if b.Finished != nil {
+		f := b.Finished.UnixNano()
+		fin = &f
+	}
+	codes := make([]string, len(b.Findings))
+	owners := make([]string, len(b.Findings))
+	for i, f := range b.Findings {
 		codes[i], owners[i] = text(f.Code), text(string(f.Owner))
 	}
-	return strings.Join(codes, "\t"), strings.Join(owners, "\t")
+	rr.clusters = append(rr.clusters, text(b.Cluster))
+	rr.uids = append(rr.uids, text(b.UID))
+	rr.kinds = append(rr.kinds, text(string(b.Kind)))
+	rr.seqs = append(rr.seqs, int32(b.Seq))
+	rr.nss = append(rr.nss, text(b.Namespace))
+	rr.names = append(rr.names, text(b.Name))
+	rr.outcomes = append(rr.outcomes, text(string(b.Outcome)))
+	rr.nodes = append(rr.nodes, text(b.Node))
+	rr.created = append(rr.created, b.Created.UnixNano())
+	rr.finished = append(rr.finished, fin)
+	rr.codes = append(rr.codes, strings.Join(codes, "\t"))
+	rr.owners = append(rr.owners, strings.Join(owners, "\t"))
+	rr.traces = append(rr.traces, b.TraceID)
+	rr.briefs = append(rr.briefs, sqlrow.AppendBrief(nil, &b))
+	rr.spanTraces = append(rr.spanTraces, strings.Join(r.SpanTraceIDs(), "\t"))
+	rr.bodies = append(rr.bodies, body)
+}
+
+func (rr *recordRows) args() []any {
+	return []any{rr.clusters, rr.uids, rr.kinds, rr.seqs, rr.nss, rr.names, rr.outcomes, rr.nodes, rr.created, rr.finished,
+		rr.codes, rr.owners, rr.traces, rr.briefs, rr.spanTraces, rr.bodies}
+}
+
+// fillBriefs is the Go step of migration 2: the brief columns of the rows
+// saved before it, computed from their bodies.
+func fillBriefs(ctx context.Context, tx pgx.Tx) error {
+	var last podtrace.Key
+	for {
+		rows, err := tx.Query(ctx, `SELECT cluster, uid, kind, seq, body FROM records WHERE (cluster, uid, kind, seq) > ($1, $2, $3, $4)
+			ORDER BY cluster, uid, kind, seq LIMIT 500`, last.Cluster, last.UID, string(last.Kind), last.Seq)
+		if err != nil {
+			return err
+		}
+		var rr recordRows
+		for rows.Next() {
+			var body []byte
+			if err := rows.Scan(&last.Cluster, &last.UID, &last.Kind, &last.Seq, &body); err != nil {
+				rows.Close()
+				return err
+			}
+			var r podtrace.Record
+			if err := json.Unmarshal(body, &r); err != nil {
+				rows.Close()
+				return fmt.Errorf("decode record %s: %w", last.UID, err)
+			}
+			rr.add(&r, body)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if len(rr.uids) == 0 {
+			return nil
+		}
+		if _, err := tx.Exec(ctx, `UPDATE records SET brief = br, span_traces = coalesce(string_to_array(nullif(st, ''), E'\t'), '{}')
+			FROM `+recordRowsUnnest+`
+			WHERE records.cluster = r.c AND records.uid = r.u AND records.kind = r.k AND records.seq = r.s`, rr.args()...); err != nil {
+			return err
+		}
+	}
 }
 
 func (s *Store) progress(ctx context.Context, name string) (int64, error) {
@@ -416,93 +485,89 @@ func (s *Store) PodsNamed(ctx context.Context, cluster, namespace, name string) 
 		return nil, fmt.Errorf("pods named %s/%s: %w", namespace, name, err)
 	}
 	defer rows.Close()
-	var out []podtrace.PodState
-	for rows.Next() {
-		p := podtrace.PodState{Cluster: cluster, Namespace: namespace, Name: name}
-		if err := rows.Scan(&p.UID, &p.Created, &p.LastSeen); err != nil {
-			return nil, fmt.Errorf("pods named %s/%s: %w", namespace, name, err)
-		}
-		out = append(out, p)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("pods named %s/%s: %w", namespace, name, err)
-	}
-	return out, nil
+	return sqlrow.Pods(rows, podtrace.PodState{Cluster: cluster, Namespace: namespace, Name: name})
 }
 
-// Records implements podtrace.Store.
-func (s *Store) Records(ctx context.Context, f podtrace.RecordFilter) ([]podtrace.Record, string, error) {
+// recordQuery is the query of the records f selects, newest first, with
+// the given columns.
+func recordQuery(columns string, f podtrace.RecordFilter) (string, []any, error) {
 	var where []string
 	var args []any
-	add := func(cond string, v any) {
+	arg := func(v any) string {
 		args = append(args, v)
-		where = append(where, strings.ReplaceAll(cond, "$?", "$"+strconv.Itoa(len(args))))
+		return "$" + strconv.Itoa(len(args))
 	}
 	for _, eq := range []struct{ col, v string }{
 		{"cluster", f.Cluster}, {"namespace", f.Namespace}, {"name", f.Name}, {"uid", f.UID}, {"kind", string(f.Kind)},
 		{"outcome", string(f.Outcome)}, {"node", f.Node}, {"trace_id", f.TraceID},
 	} {
 		if eq.v != "" {
-			add(eq.col+" = $?", text(eq.v))
+			where = append(where, eq.col+" = "+arg(text(eq.v)))
 		}
 	}
-	if f.Code != "" {
-		add("codes @> ARRAY[$?::text]", text(f.Code))
-	}
-	if f.Owner != "" {
-		add("owners @> ARRAY[$?::text]", text(string(f.Owner)))
+	for _, in := range []struct{ col, v string }{{"codes", f.Code}, {"owners", string(f.Owner)}, {"span_traces", f.SpanTraceID}} {
+		if in.v != "" {
+			where = append(where, in.col+" @> ARRAY["+arg(text(in.v))+"::text]")
+		}
 	}
 	if !f.Since.IsZero() {
-		add("created >= $?", f.Since.UnixNano())
+		where = append(where, "created >= "+arg(f.Since.UnixNano()))
 	}
 	if !f.Until.IsZero() {
-		add("created < $?", f.Until.UnixNano())
+		where = append(where, "created < "+arg(f.Until.UnixNano()))
 	}
 	if f.Cursor != "" {
 		c, err := podtrace.ParseCursor(f.Cursor)
 		if err != nil {
-			return nil, "", err
+			return "", nil, err
 		}
-		n := len(args)
-		args = append(args, c.Created, text(c.Cluster), text(c.UID), text(c.Kind), c.Seq)
-		where = append(where, fmt.Sprintf("(created < $%d OR (created = $%d AND (cluster, uid, kind, seq) > ($%d, $%d, $%d, $%d)))", n+1, n+1, n+2, n+3, n+4, n+5))
+		// "created <= c" alone first: the bound records_page is walked from
+		created := arg(c.Created)
+		where = append(where, fmt.Sprintf("created <= %s AND (created < %s OR (cluster, uid, kind, seq) > (%s, %s, %s, %s))",
+			created, created, arg(text(c.Cluster)), arg(text(c.UID)), arg(text(c.Kind)), arg(c.Seq)))
 	}
-	q := "SELECT body FROM records"
+	q := "SELECT " + columns + " FROM records"
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
+	q += " ORDER BY created DESC, cluster, uid, kind, seq"
+	if f.Limit > 0 {
+		q += " LIMIT " + arg(f.Limit)
+	}
+	return q, args, nil
+}
+
+// Records implements podtrace.Store.
+func (s *Store) Records(ctx context.Context, f podtrace.RecordFilter) ([]podtrace.Record, string, error) {
 	limit := f.Limit
 	if limit <= 0 {
 		limit = 100
 	}
-	args = append(args, limit+1)
-	q += fmt.Sprintf(" ORDER BY created DESC, cluster, uid, kind, seq LIMIT $%d", len(args))
+	f.Limit = limit + 1
+	q, args, err := recordQuery("body", f)
+	if err != nil {
+		return nil, "", err
+	}
 	rows, err := s.pool.Query(ctx, q, args...)
 	if err != nil {
 		return nil, "", fmt.Errorf("list records: %w", err)
 	}
 	defer rows.Close()
-	var out []podtrace.Record
-	for rows.Next() {
-		var body []byte
-		if err := rows.Scan(&body); err != nil {
-			return nil, "", fmt.Errorf("list records: %w", err)
-		}
-		var r podtrace.Record
-		if err := json.Unmarshal(body, &r); err != nil {
-			return nil, "", fmt.Errorf("decode record: %w", err)
-		}
-		out = append(out, r)
+	return sqlrow.Records(rows, limit)
+}
+
+// Briefs implements podtrace.Store.
+func (s *Store) Briefs(ctx context.Context, f podtrace.RecordFilter, fn func(*podtrace.Brief) bool) error {
+	q, args, err := recordQuery(sqlrow.BriefColumn, f)
+	if err != nil {
+		return err
 	}
-	if err := rows.Err(); err != nil {
-		return nil, "", fmt.Errorf("list records: %w", err)
+	rows, err := s.pool.Query(ctx, q, args...)
+	if err != nil {
+		return fmt.Errorf("list briefs: %w", err)
 	}
-	next := ""
-	if len(out) > limit {
-		out = out[:limit]
-		next = podtrace.CursorAfter(&out[limit-1])
-	}
-	return out, next, nil
+	defer rows.Close()
+	return sqlrow.Briefs[pgtype.DriverBytes](rows, fn)
 }
 
 // PodEvents implements podtrace.Store.
@@ -518,7 +583,7 @@ func (s *Store) PodEvents(ctx context.Context, cluster, uid string) ([]podtrace.
 	}
 	// events that named the pod by uid, and those that named it only by
 	// namespace/name (a name may be reused: only within the pod's lifetime)
-	rows, err := s.pool.Query(ctx, `SELECT `+eventColumns+` FROM journal
+	rows, err := s.pool.Query(ctx, `SELECT `+sqlrow.EventColumns+` FROM journal
 		WHERE cluster = $1 AND (uid = $2 OR (uid = '' AND namespace = $3 AND name = $4 AND time >= $5))
 		ORDER BY time, seq`, text(cluster), text(uid), ns, name, created)
 	if err != nil {

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/podtrace/podtrace"
+	"github.com/podtrace/podtrace/internal/sqlrow"
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
 
@@ -103,6 +104,12 @@ func migrate(ctx context.Context, db *sql.DB) error {
 			tx.Rollback()
 			return fmt.Errorf("migration %s: %w", base, err)
 		}
+		if step := goStep(v); step != nil {
+			if err := step(ctx, tx); err != nil {
+				tx.Rollback()
+				return fmt.Errorf("migration %s: %w", base, err)
+			}
+		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version) VALUES (?)`, v); err != nil {
 			tx.Rollback()
 			return err
@@ -110,6 +117,16 @@ func migrate(ctx context.Context, db *sql.DB) error {
 		if err := tx.Commit(); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// goStep is the part of a migration SQL cannot do, run after its SQL in
+// its transaction.
+func goStep(version int) func(context.Context, *sql.Tx) error {
+	switch version {
+	case 5:
+		return fillBriefs
 	}
 	return nil
 }
@@ -154,7 +171,7 @@ func (s *Store) AppendEvents(ctx context.Context, evs []podtrace.JournalEvent) (
 
 // EventsAfter implements podtrace.Store.
 func (s *Store) EventsAfter(ctx context.Context, cluster string, after int64, limit int) ([]podtrace.JournalEvent, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT seq, cluster, key, uid, namespace, name, time, body FROM journal WHERE cluster = ? AND seq > ? ORDER BY seq LIMIT ?`, cluster, after, limit)
+	rows, err := s.r.QueryContext(ctx, `SELECT `+sqlrow.EventColumns+` FROM journal WHERE cluster = ? AND seq > ? ORDER BY seq LIMIT ?`, cluster, after, limit)
 	if err != nil {
 		return nil, fmt.Errorf("read journal: %w", err)
 	}
@@ -163,17 +180,7 @@ func (s *Store) EventsAfter(ctx context.Context, cluster string, after int64, li
 
 func scanEvents(rows *sql.Rows) ([]podtrace.JournalEvent, error) {
 	defer rows.Close()
-	var out []podtrace.JournalEvent
-	for rows.Next() {
-		var e podtrace.JournalEvent
-		var t int64
-		if err := rows.Scan(&e.Seq, &e.Cluster, &e.Key, &e.UID, &e.Namespace, &e.Name, &t, &e.Body); err != nil {
-			return nil, fmt.Errorf("read journal: %w", err)
-		}
-		e.Time = time.Unix(0, t).UTC()
-		out = append(out, e)
-	}
-	return out, rows.Err()
+	return sqlrow.Events(rows)
 }
 
 // Save implements podtrace.Store.
@@ -199,9 +206,10 @@ func (s *Store) Save(ctx context.Context, c podtrace.Commit) error {
 		st.Close()
 	}
 	if len(c.Records) > 0 {
-		st, err := tx.PrepareContext(ctx, `INSERT INTO records (cluster, uid, kind, seq, namespace, name, outcome, node, created, finished, codes, owners, trace_id, body, applied) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+		st, err := tx.PrepareContext(ctx, `INSERT INTO records (`+recordColumns+`, body, applied) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
 			ON CONFLICT (cluster, uid, kind, seq) DO UPDATE SET namespace=excluded.namespace, name=excluded.name, outcome=excluded.outcome, node=excluded.node,
-			created=excluded.created, finished=excluded.finished, codes=excluded.codes, owners=excluded.owners, trace_id=excluded.trace_id, body=excluded.body, applied=excluded.applied
+			created=excluded.created, finished=excluded.finished, codes=excluded.codes, owners=excluded.owners, trace_id=excluded.trace_id,
+			brief=excluded.brief, span_traces=excluded.span_traces, body=excluded.body, applied=excluded.applied
 			WHERE records.applied <= excluded.applied`)
 		if err != nil {
 			return fmt.Errorf("save records: %w", err)
@@ -213,12 +221,7 @@ func (s *Store) Save(ctx context.Context, c podtrace.Commit) error {
 				st.Close()
 				return fmt.Errorf("encode record %s: %w", r.UID, err)
 			}
-			var fin any
-			if r.Finished != nil {
-				fin = r.Finished.UnixNano()
-			}
-			codes, owners := findingIndex(r)
-			if _, err := st.ExecContext(ctx, r.Cluster, r.UID, string(r.Kind), r.Seq, r.Namespace, r.Name, string(r.Outcome), r.Node, r.Created.UnixNano(), fin, codes, owners, r.TraceHex(), body, c.Applied); err != nil {
+			if _, err := st.ExecContext(ctx, append(recordValues(r), body, c.Applied)...); err != nil {
 				st.Close()
 				return fmt.Errorf("save record %s: %w", r.UID, err)
 			}
@@ -242,20 +245,90 @@ func (s *Store) Save(ctx context.Context, c podtrace.Commit) error {
 	return nil
 }
 
-// findingIndex renders a record's codes and owners as space-delimited
+// recordColumns are the columns of records derived from a record, in the
+// order of recordValues: its key, what filters select on, its brief and its
+// component trace ids. Save writes them with the body; the migration that
+// added the brief fills them for older rows (fillBriefs).
+const recordColumns = "cluster, uid, kind, seq, namespace, name, outcome, node, created, finished, codes, owners, trace_id, brief, span_traces"
+
+func recordValues(r *podtrace.Record) []any {
+	b := r.Brief()
+	var fin any
+	if b.Finished != nil {
+		fin = b.Finished.UnixNano()
+	}
+	codes, owners := findingIndex(b.Findings)
+	traces := "[]"
+	if ids := r.SpanTraceIDs(); len(ids) > 0 {
+		j, _ := json.Marshal(ids) // strings: cannot fail
+		traces = string(j)
+	}
+	return []any{b.Cluster, b.UID, string(b.Kind), b.Seq, b.Namespace, b.Name, string(b.Outcome), b.Node, b.Created.UnixNano(), fin, codes, owners, b.TraceID,
+		sqlrow.AppendBrief(nil, &b), traces}
+}
+
+// findingIndex renders the findings' codes and owners as space-delimited
 // words, for filtering with LIKE.
-func findingIndex(r *podtrace.Record) (string, string) {
-	if len(r.Diagnosis) == 0 {
+func findingIndex(fs []podtrace.FindingBrief) (codes, owners string) {
+	if len(fs) == 0 {
 		return "", ""
 	}
-	var codes, owners strings.Builder
-	codes.WriteByte(' ')
-	owners.WriteByte(' ')
-	for _, f := range r.Diagnosis {
-		codes.WriteString(f.Code + " ")
-		owners.WriteString(string(f.Owner) + " ")
+	var c, o strings.Builder
+	c.WriteByte(' ')
+	o.WriteByte(' ')
+	for _, f := range fs {
+		c.WriteString(f.Code + " ")
+		o.WriteString(string(f.Owner) + " ")
 	}
-	return codes.String(), owners.String()
+	return c.String(), o.String()
+}
+
+// fillBriefs is the Go step of migration 5: the brief columns (and the
+// trace id, missing from rows older than migration 2) of the rows saved
+// before it, computed from their bodies.
+func fillBriefs(ctx context.Context, tx *sql.Tx) error {
+	st, err := tx.PrepareContext(ctx, `UPDATE records SET (`+recordColumns+`) = (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) WHERE rowid = ?`)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	for last := int64(0); ; {
+		rows, err := tx.QueryContext(ctx, `SELECT rowid, body FROM records WHERE rowid > ? ORDER BY rowid LIMIT 500`, last)
+		if err != nil {
+			return err
+		}
+		type row struct {
+			id  int64
+			rec podtrace.Record
+		}
+		var batch []row
+		for rows.Next() {
+			var body []byte
+			var r row
+			if err := rows.Scan(&r.id, &body); err != nil {
+				rows.Close()
+				return err
+			}
+			if err := json.Unmarshal(body, &r.rec); err != nil {
+				rows.Close()
+				return fmt.Errorf("decode record %d: %w", r.id, err)
+			}
+			batch = append(batch, r)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if len(batch) == 0 {
+			return nil
+		}
+		for i := range batch {
+			if _, err := st.ExecContext(ctx, append(recordValues(&batch[i].rec), batch[i].id)...); err != nil {
+				return err
+			}
+		}
+		last = batch[len(batch)-1].id
+	}
 }
 
 func setProgress(ctx context.Context, tx *sql.Tx, name string, v int64) error {
@@ -308,48 +381,28 @@ func (s *Store) PodsNamed(ctx context.Context, cluster, namespace, name string) 
 		return nil, fmt.Errorf("pods named %s/%s: %w", namespace, name, err)
 	}
 	defer rows.Close()
-	var out []podtrace.PodState
-	for rows.Next() {
-		p := podtrace.PodState{Cluster: cluster, Namespace: namespace, Name: name}
-		if err := rows.Scan(&p.UID, &p.Created, &p.LastSeen); err != nil {
-			return nil, err
-		}
-		out = append(out, p)
-	}
-	return out, rows.Err()
+	return sqlrow.Pods(rows, podtrace.PodState{Cluster: cluster, Namespace: namespace, Name: name})
 }
 
-// Records implements podtrace.Store.
-func (s *Store) Records(ctx context.Context, f podtrace.RecordFilter) ([]podtrace.Record, string, error) {
+// recordQuery is the query of the records f selects, newest first, with
+// the given columns.
+func recordQuery(columns string, f podtrace.RecordFilter) (string, []any, error) {
 	var where []string
 	var args []any
 	add := func(cond string, v any) {
 		where = append(where, cond)
 		args = append(args, v)
 	}
-	if f.Cluster != "" {
-		add("cluster = ?", f.Cluster)
+	for _, eq := range []struct{ col, v string }{
+		{"cluster", f.Cluster}, {"namespace", f.Namespace}, {"name", f.Name}, {"uid", f.UID}, {"kind", string(f.Kind)},
+		{"outcome", string(f.Outcome)}, {"node", f.Node}, {"trace_id", f.TraceID},
+	} {
+		if eq.v != "" {
+			add(eq.col+" = ?", eq.v)
+		}
 	}
-	if f.Namespace != "" {
-		add("namespace = ?", f.Namespace)
-	}
-	if f.Name != "" {
-		add("name = ?", f.Name)
-	}
-	if f.UID != "" {
-		add("uid = ?", f.UID)
-	}
-	if f.Kind != "" {
-		add("kind = ?", string(f.Kind))
-	}
-	if f.Outcome != "" {
-		add("outcome = ?", string(f.Outcome))
-	}
-	if f.Node != "" {
-		add("node = ?", f.Node)
-	}
-	if f.TraceID != "" {
-		add("trace_id = ?", f.TraceID)
+	if f.SpanTraceID != "" {
+		add("(cluster, uid, kind, seq) IN (SELECT cluster, uid, kind, seq FROM component_traces WHERE trace_id = ?)", f.SpanTraceID)
 	}
 	if f.Code != "" {
 		add("codes LIKE ?", "% "+f.Code+" %")
@@ -366,49 +419,56 @@ func (s *Store) Records(ctx context.Context, f podtrace.RecordFilter) ([]podtrac
 	if f.Cursor != "" {
 		c, err := podtrace.ParseCursor(f.Cursor)
 		if err != nil {
-			return nil, "", err
+			return "", nil, err
 		}
 		// "created <= c" first, so SQLite seeks records_page to the cursor
 		where = append(where, "created <= ? AND (created < ? OR (cluster, uid, kind, seq) > (?, ?, ?, ?))")
 		args = append(args, c.Created, c.Created, c.Cluster, c.UID, c.Kind, c.Seq)
 	}
-	q := "SELECT body, created FROM records"
+	q := "SELECT " + columns + " FROM records"
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
+	q += " ORDER BY created DESC, cluster, uid, kind, seq"
+	if f.Limit > 0 {
+		q += " LIMIT ?"
+		args = append(args, f.Limit)
+	}
+	return q, args, nil
+}
+
+// Records implements podtrace.Store.
+func (s *Store) Records(ctx context.Context, f podtrace.RecordFilter) ([]podtrace.Record, string, error) {
 	limit := f.Limit
 	if limit <= 0 {
 		limit = 100
 	}
-	q += " ORDER BY created DESC, cluster, uid, kind, seq LIMIT ?"
-	args = append(args, limit+1)
+	f.Limit = limit + 1
+	q, args, err := recordQuery("body", f)
+	if err != nil {
+		return nil, "", err
+	}
 	rows, err := s.r.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, "", fmt.Errorf("list records: %w", err)
 	}
 	defer rows.Close()
-	var out []podtrace.Record
-	for rows.Next() {
-		var body []byte
-		var created int64
-		if err := rows.Scan(&body, &created); err != nil {
-			return nil, "", fmt.Errorf("list records: %w", err)
-		}
-		var r podtrace.Record
-		if err := json.Unmarshal(body, &r); err != nil {
-			return nil, "", fmt.Errorf("decode record: %w", err)
-		}
-		out = append(out, r)
+	return sqlrow.Records(rows, limit)
+}
+
+// Briefs implements podtrace.Store. The brief and every column a filter
+// reads are in records_page: SQLite reads briefs from the index alone.
+func (s *Store) Briefs(ctx context.Context, f podtrace.RecordFilter, fn func(*podtrace.Brief) bool) error {
+	q, args, err := recordQuery(sqlrow.BriefColumn, f)
+	if err != nil {
+		return err
 	}
-	if err := rows.Err(); err != nil {
-		return nil, "", fmt.Errorf("list records: %w", err)
+	rows, err := s.r.QueryContext(ctx, q, args...)
+	if err != nil {
+		return fmt.Errorf("list briefs: %w", err)
 	}
-	next := ""
-	if len(out) > limit {
-		out = out[:limit]
-		next = podtrace.CursorAfter(&out[limit-1])
-	}
-	return out, next, nil
+	defer rows.Close()
+	return sqlrow.Briefs[sql.RawBytes](rows, fn)
 }
 
 // PodEvents implements podtrace.Store.
@@ -424,7 +484,7 @@ func (s *Store) PodEvents(ctx context.Context, cluster, uid string) ([]podtrace.
 	// events that named the pod by uid, and those that named it only by
 	// namespace/name (attributed by the lifecycle; a name may be reused, so
 	// keep those within the pod's lifetime)
-	rows, err := s.r.QueryContext(ctx, `SELECT seq, cluster, key, uid, namespace, name, time, body FROM journal
+	rows, err := s.r.QueryContext(ctx, `SELECT `+sqlrow.EventColumns+` FROM journal
 		WHERE cluster = ? AND (uid = ? OR (uid = '' AND namespace = ? AND name = ? AND time >= (SELECT created FROM pods WHERE cluster = ? AND uid = ?)))
 		ORDER BY time, seq`, cluster, uid, ns, name, cluster, uid)
 	if err != nil {

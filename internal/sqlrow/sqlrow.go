@@ -1,0 +1,330 @@
+// Package sqlrow reads the rows that both SQL stores (sqlite, postgres)
+// keep in the same columns — journal events, pod states, records' JSON
+// bodies, record briefs — into podtrace's types, and encodes the brief
+// column they both write. Each store builds its own queries; this package
+// only turns their rows into values.
+package sqlrow
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/podtrace/podtrace"
+)
+
+// Rows is what database/sql's *sql.Rows and pgx's pgx.Rows both offer.
+// The caller closes them.
+type Rows interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+}
+
+// EventColumns are the journal columns Events reads.
+const EventColumns = "seq, cluster, key, uid, namespace, name, time, body"
+
+// Events reads journal events from rows of EventColumns.
+func Events(rows Rows) ([]podtrace.JournalEvent, error) {
+	var out []podtrace.JournalEvent
+	for rows.Next() {
+		var e podtrace.JournalEvent
+		var t int64
+		if err := rows.Scan(&e.Seq, &e.Cluster, &e.Key, &e.UID, &e.Namespace, &e.Name, &t, &e.Body); err != nil {
+			return nil, fmt.Errorf("read journal: %w", err)
+		}
+		e.Time = time.Unix(0, t).UTC()
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read journal: %w", err)
+	}
+	return out, nil
+}
+
+// Pods reads pod states without their state from rows of uid, created,
+// last_seen; like has the other fields.
+func Pods(rows Rows, like podtrace.PodState) ([]podtrace.PodState, error) {
+	var out []podtrace.PodState
+	for rows.Next() {
+		p := like
+		if err := rows.Scan(&p.UID, &p.Created, &p.LastSeen); err != nil {
+			return nil, fmt.Errorf("read pods: %w", err)
+		}
+		out = append(out, p)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read pods: %w", err)
+	}
+	return out, nil
+}
+
+// Records reads records from rows of one column, their JSON body,
+// selected with a limit one more than limit: it returns at most limit
+// records and the cursor of the page after them, "" when there is none.
+func Records(rows Rows, limit int) ([]podtrace.Record, string, error) {
+	var out []podtrace.Record
+	for rows.Next() {
+		var body []byte
+		if err := rows.Scan(&body); err != nil {
+			return nil, "", fmt.Errorf("list records: %w", err)
+		}
+		var r podtrace.Record
+		if err := json.Unmarshal(body, &r); err != nil {
+			return nil, "", fmt.Errorf("decode record: %w", err)
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, "", fmt.Errorf("list records: %w", err)
+	}
+	next := ""
+	if len(out) > limit {
+		out = out[:limit]
+		next = podtrace.CursorAfter(&out[limit-1])
+	}
+	return out, next, nil
+}
+
+// BriefColumn is the records column that holds a record's brief, encoded
+// by AppendBrief: one column for Briefs to read per record, not twenty
+// (reading columns one by one costs SQLite more than decoding them here).
+const BriefColumn = "brief"
+
+// Briefs calls fn with each brief read from rows of BriefColumn until fn
+// returns false. Raw is the driver's type for bytes it lends until the next
+// row, which decoding copies from (database/sql's sql.RawBytes, pgx's
+// pgtype.DriverBytes).
+func Briefs[Raw ~[]byte](rows Rows, fn func(*podtrace.Brief) bool) error {
+	d := briefDecoder{interned: map[string]string{}}
+	var raw Raw
+	for rows.Next() {
+		if err := rows.Scan(&raw); err != nil {
+			return fmt.Errorf("list briefs: %w", err)
+		}
+		b := d.brief()
+		if err := d.decode(raw, b); err != nil {
+			return fmt.Errorf("list briefs: %w", err)
+		}
+		if !fn(b) {
+			return nil
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("list briefs: %w", err)
+	}
+	return nil
+}
+
+// briefVersion is the first byte of an encoded brief. A new encoding
+// takes a new version and a migration that rewrites every brief.
+const briefVersion = 1
+
+// flags of an encoded brief
+const (
+	briefFinished = 1 << iota
+	briefJudged
+	briefMet
+)
+
+// AppendBrief appends the encoding of b to dst: a version byte; the
+// strings (cluster, namespace, name, uid, kind, outcome, node, owner kind
+// and name, trace id) each as a uvarint length and bytes; seq, created and
+// end (unix ns) as varints; a flags byte; finished (unix ns, varint) when
+// set; the three figures as little-endian float64 bits; the findings as a
+// uvarint count and the code, phase and owner of each.
+func AppendBrief(dst []byte, b *podtrace.Brief) []byte {
+	dst = append(dst, briefVersion)
+	for _, s := range []string{b.Cluster, b.Namespace, b.Name, b.UID, string(b.Kind), string(b.Outcome), b.Node, b.OwnerKind, b.OwnerName, b.TraceID} {
+		dst = appendString(dst, s)
+	}
+	dst = binary.AppendVarint(dst, int64(b.Seq))
+	dst = binary.AppendVarint(dst, b.Created.UnixNano())
+	dst = binary.AppendVarint(dst, b.End.UnixNano())
+	var flags byte
+	if b.Finished != nil {
+		flags |= briefFinished
+	}
+	if b.Met != nil {
+		flags |= briefJudged
+		if *b.Met {
+			flags |= briefMet
+		}
+	}
+	dst = append(dst, flags)
+	if b.Finished != nil {
+		dst = binary.AppendVarint(dst, b.Finished.UnixNano())
+	}
+	for _, f := range []float64{b.TotalSeconds, b.PlatformSeconds, b.UserSeconds} {
+		dst = binary.LittleEndian.AppendUint64(dst, math.Float64bits(f))
+	}
+	dst = binary.AppendUvarint(dst, uint64(len(b.Findings)))
+	for _, f := range b.Findings {
+		dst = appendString(appendString(appendString(dst, f.Code), f.Phase), string(f.Owner))
+	}
+	return dst
+}
+
+func appendString(dst []byte, s string) []byte {
+	return append(binary.AppendUvarint(dst, uint64(len(s))), s...)
+}
+
+// errBrief: a brief this version of podtrace cannot read.
+var errBrief = errors.New("malformed brief")
+
+// briefDecoder decodes briefs, sharing one string for each value of the
+// fields that repeat across records (cluster, namespace, node, ...), and
+// allocating briefs and what they point to by the slab: a summary reads
+// 100k of them, and one allocation each is most of the time it takes.
+type briefDecoder struct {
+	interned map[string]string
+	briefs   []podtrace.Brief
+	times    []time.Time
+	bools    []bool
+}
+
+const slab = 256
+
+func (d *briefDecoder) brief() *podtrace.Brief {
+	if len(d.briefs) == 0 {
+		d.briefs = make([]podtrace.Brief, slab)
+	}
+	b := &d.briefs[0]
+	d.briefs = d.briefs[1:]
+	return b
+}
+
+func (d *briefDecoder) time(ns int64) *time.Time {
+	if len(d.times) == 0 {
+		d.times = make([]time.Time, slab)
+	}
+	t := &d.times[0]
+	d.times = d.times[1:]
+	*t = time.Unix(0, ns).UTC()
+	return t
+}
+
+func (d *briefDecoder) bool(v bool) *bool {
+	if len(d.bools) == 0 {
+		d.bools = make([]bool, slab)
+	}
+	p := &d.bools[0]
+	d.bools = d.bools[1:]
+	*p = v
+	return p
+}
+
+func (d *briefDecoder) decode(data []byte, b *podtrace.Brief) error {
+	if len(data) == 0 || data[0] != briefVersion {
+		return errBrief
+	}
+	r := briefBytes{data: data[1:]}
+	b.Cluster = d.intern(r.bytes())
+	b.Namespace = d.intern(r.bytes())
+	b.Name = string(r.bytes())
+	b.UID = string(r.bytes())
+	b.Kind = podtrace.Kind(d.intern(r.bytes()))
+	b.Outcome = podtrace.Outcome(d.intern(r.bytes()))
+	b.Node = d.intern(r.bytes())
+	b.OwnerKind = d.intern(r.bytes())
+	b.OwnerName = d.intern(r.bytes())
+	b.TraceID = string(r.bytes())
+	b.Seq = int(r.varint())
+	b.Created = time.Unix(0, r.varint()).UTC()
+	b.End = time.Unix(0, r.varint()).UTC()
+	flags := r.byte()
+	if flags&briefFinished != 0 {
+		b.Finished = d.time(r.varint())
+	}
+	if flags&briefJudged != 0 {
+		b.Met = d.bool(flags&briefMet != 0)
+	}
+	b.TotalSeconds, b.PlatformSeconds, b.UserSeconds = r.float(), r.float(), r.float()
+	if n := r.uvarint(); n > uint64(len(r.data)) {
+		r.bad = true
+	} else if n > 0 {
+		b.Findings = make([]podtrace.FindingBrief, n)
+		for i := range b.Findings {
+			f := &b.Findings[i]
+			f.Code, f.Phase, f.Owner = d.intern(r.bytes()), d.intern(r.bytes()), podtrace.Owner(d.intern(r.bytes()))
+		}
+	}
+	if r.bad || len(r.data) != 0 {
+		return errBrief
+	}
+	return nil
+}
+
+// intern returns s as a string shared with earlier equal ones, up to a
+// bound on how many it keeps.
+func (d *briefDecoder) intern(s []byte) string {
+	if v, ok := d.interned[string(s)]; ok {
+		return v
+	}
+	v := string(s)
+	if len(d.interned) < 10_000 {
+		d.interned[v] = v
+	}
+	return v
+}
+
+// briefBytes reads an encoded brief; past its end it reads zeros and
+// remembers it was bad.
+type briefBytes struct {
+	data []byte
+	bad  bool
+}
+
+func (r *briefBytes) uvarint() uint64 {
+	v, n := binary.Uvarint(r.data)
+	if n <= 0 {
+		r.bad, r.data = true, nil
+		return 0
+	}
+	r.data = r.data[n:]
+	return v
+}
+
+func (r *briefBytes) varint() int64 {
+	v, n := binary.Varint(r.data)
+	if n <= 0 {
+		r.bad, r.data = true, nil
+		return 0
+	}
+	r.data = r.data[n:]
+	return v
+}
+
+func (r *briefBytes) bytes() []byte {
+	n := r.uvarint()
+	if n > uint64(len(r.data)) {
+		r.bad, r.data = true, nil
+		return nil
+	}
+	s := r.data[:n]
+	r.data = r.data[n:]
+	return s
+}
+
+func (r *briefBytes) byte() byte {
+	if len(r.data) == 0 {
+		r.bad = true
+		return 0
+	}
+	c := r.data[0]
+	r.data = r.data[1:]
+	return c
+}
+
+func (r *briefBytes) float() float64 {
+	if len(r.data) < 8 {
+		r.bad, r.data = true, nil
+		return 0
+	}
+	v := math.Float64frombits(binary.LittleEndian.Uint64(r.data))
+	r.data = r.data[8:]
+	return v
+}
