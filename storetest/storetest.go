@@ -44,6 +44,8 @@ func Run(t *testing.T, open Open) {
 		{"MonotoneSaves", testMonotoneSaves},
 		{"Records", testRecords},
 		{"RecordPages", testRecordPages},
+		{"Briefs", testBriefs},
+		{"SpanTraces", testSpanTraces},
 		{"PodEvents", testPodEvents},
 		{"DeleteBefore", testDeleteBefore},
 		{"Pipeline", testPipeline},

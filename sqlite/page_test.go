@@ -1,0 +1,58 @@
+package sqlite
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/podtrace/podtrace"
+	"github.com/podtrace/podtrace/internal/sqlrow"
+)
+
+// TestPageQueryPlan: pages of records walk records_page in order, never
+// sorting; briefs are read from that index alone.
+func TestPageQueryPlan(t *testing.T) {
+	ctx := context.Background()
+	st, err := Open(ctx, filepath.Join(t.TempDir(), "plan.db"), Options{Sync: "OFF"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	mid := podtrace.Record{Cluster: "c", UID: "u", Kind: podtrace.KindCreate, Created: time.Date(2026, 11, 21, 21, 0, 0, 0, time.UTC)}
+	cursor := podtrace.CursorAfter(&mid)
+	for _, c := range []struct {
+		name, columns string
+		f             podtrace.RecordFilter
+		want          string
+	}{
+		{"newest", "body", podtrace.RecordFilter{Limit: 51}, "SCAN records USING INDEX records_page"},
+		{"cursor", "body", podtrace.RecordFilter{Limit: 51, Cursor: cursor}, "SEARCH records USING INDEX records_page (created<?)"},
+		{"briefs", sqlrow.BriefColumn, podtrace.RecordFilter{Limit: 100_001}, "SCAN records USING COVERING INDEX records_page"},
+		{"brief window", sqlrow.BriefColumn, podtrace.RecordFilter{Since: mid.Created, Until: mid.Created.Add(time.Hour)},
+			"SEARCH records USING COVERING INDEX records_page (created>? AND created<?)"},
+	} {
+		q, args, err := recordQuery(c.columns, c.f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows, err := st.r.QueryContext(ctx, "EXPLAIN QUERY PLAN "+q, args...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var plan []string
+		for rows.Next() {
+			var id, parent, unused int
+			var detail string
+			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+				t.Fatal(err)
+			}
+			plan = append(plan, detail)
+		}
+		rows.Close()
+		if got := strings.Join(plan, "; "); got != c.want {
+			t.Errorf("%s: plan %q, want %q", c.name, got, c.want)
+		}
+	}
+}
