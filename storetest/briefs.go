@@ -102,7 +102,7 @@ func testBriefs(t *testing.T, st podtrace.Store) {
 		}
 	}
 	all := briefsOf(t, st, podtrace.RecordFilter{})
-	if got, want := briefKeys(all), `["b/u-a\u0000b` + "\uFFFD\uFFFD" + `/create/0","b/u-noslo/create/0","a/u-open/upgrade/3","a/u-missed/delete/0","a/u-met/create/0"]`; got != want {
+	if got, want := briefKeys(all), `["b/u-a\u0000b`+"\uFFFD\uFFFD"+`/create/0","b/u-noslo/create/0","a/u-open/upgrade/3","a/u-missed/delete/0","a/u-met/create/0"]`; got != want {
 		t.Fatalf("briefs newest first: got %s, want %s", got, want)
 	}
 	for i, b := range all {
