@@ -5,117 +5,17 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
-	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/podtrace/podtrace"
+	"github.com/podtrace/podtrace/jaegertest"
 	"github.com/podtrace/podtrace/server"
 )
-
-// jaegerBinary is a Jaeger v2 built by scripts/build-jaeger.sh.
-func jaegerBinary(t *testing.T) string {
-	if p := os.Getenv("PODTRACE_JAEGER"); p != "" {
-		return p
-	}
-	home, _ := os.UserHomeDir()
-	p := filepath.Join(home, ".cache/podtrace-peers/jaeger-v1.76.0/jaeger")
-	if _, err := os.Stat(p); err != nil {
-		t.Skip("Jaeger v2 not built: run scripts/build-jaeger.sh (≈10 min once, then cached) or set PODTRACE_JAEGER")
-	}
-	return p
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
-const jaegerConfig = `service:
-  extensions: [jaeger_storage, jaeger_query, healthcheckv2]
-  pipelines:
-    traces:
-      receivers: [otlp]
-      processors: [batch]
-      exporters: [jaeger_storage_exporter]
-  telemetry:
-    metrics:
-      level: none
-    logs:
-      level: warn
-extensions:
-  healthcheckv2:
-    use_v2: true
-    http:
-      endpoint: 127.0.0.1:%d
-  jaeger_query:
-    storage:
-      traces: mem
-    enable_tracing: false
-    http:
-      endpoint: 127.0.0.1:%d
-    grpc:
-      endpoint: 127.0.0.1:%d
-  jaeger_storage:
-    backends:
-      mem:
-        memory:
-          max_traces: 100000
-receivers:
-  otlp:
-    protocols:
-      grpc:
-        endpoint: 127.0.0.1:%d
-processors:
-  batch:
-exporters:
-  jaeger_storage_exporter:
-    trace_storage: mem
-`
-
-// startJaeger runs a real Jaeger v2 with in-memory storage on loopback
-// ports; it returns its OTLP gRPC endpoint and its query API base URL.
-func startJaeger(t *testing.T) (otlpEndpoint, queryURL string) {
-	bin := jaegerBinary(t)
-	health, query, queryGRPC, otlpPort := freePort(t), freePort(t), freePort(t), freePort(t)
-	cfg := filepath.Join(t.TempDir(), "jaeger.yaml")
-	if err := os.WriteFile(cfg, []byte(fmt.Sprintf(jaegerConfig, health, query, queryGRPC, otlpPort)), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	var logs bytes.Buffer
-	cmd := exec.Command(bin, "--config=file:"+cfg)
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/status", health))
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("Jaeger not ready after 60s:\n%s", logs.String())
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	return fmt.Sprintf("grpc://127.0.0.1:%d", otlpPort), fmt.Sprintf("http://127.0.0.1:%d", query)
-}
 
 type jaegerTrace struct {
 	TraceID string `json:"traceID"`
@@ -180,7 +80,8 @@ func postFile(t *testing.T, url, contentType, path string) {
 // Jaeger's query API serves the pod's trace with its phases and the links to
 // its component spans, and the component spans themselves.
 func TestJaegerEndToEnd(t *testing.T) {
-	otlpEndpoint, jaeger := startJaeger(t)
+	j := jaegertest.Start(t)
+	otlpEndpoint, jaeger := "grpc://"+j.OTLPGRPC, j.Query
 	cfg := server.DefaultConfig()
 	cfg.HTTPAddr, cfg.OTLPGRPCAddr, cfg.OTLPHTTPAddr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
 	cfg.DB, cfg.Sync, cfg.Cluster = filepath.Join(t.TempDir(), "p.db"), "NORMAL", "e2e"

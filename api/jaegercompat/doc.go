@@ -3,7 +3,8 @@
 // OTLP with the OpenTelemetry Go SDK, and the JSON Jaeger serves for it is
 // compared, field by field, with what podtrace serves.
 //
-// The test needs the Jaeger binary that scripts/build-jaeger.sh builds and caches
-// (≈10 minutes cold on 2 cores); without it, it skips and says so. CI
-// builds it first. The package has no code besides its test.
+// The test runs Jaeger with package jaegertest, which needs the binary
+// scripts/build-jaeger.sh builds and caches (≈10 minutes cold on 2 cores);
+// without it, it skips and says so. CI builds it first. The package has no
+// code besides its test.
 package jaegercompat

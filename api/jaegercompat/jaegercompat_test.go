@@ -7,11 +7,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -31,119 +28,9 @@ import (
 
 	"github.com/podtrace/podtrace"
 	"github.com/podtrace/podtrace/api"
+	"github.com/podtrace/podtrace/jaegertest"
 	"github.com/podtrace/podtrace/sqlite"
 )
-
-// jaegerBin finds the binary build-jaeger.sh caches.
-func jaegerBin(t *testing.T) string {
-	if p := os.Getenv("JAEGER_BIN"); p != "" {
-		return p
-	}
-	dir := os.Getenv("PODTRACE_PEERS")
-	if dir == "" {
-		home, _ := os.UserHomeDir()
-		dir = filepath.Join(home, ".cache", "podtrace-peers")
-	}
-	p := filepath.Join(dir, "jaeger-v1.76.0", "jaeger")
-	if _, err := os.Stat(p); err != nil {
-		t.Skipf("no Jaeger binary at %s (set JAEGER_BIN, or run scripts/build-jaeger.sh: ≈10 min cold): skipping the comparison with a real Jaeger", p)
-	}
-	return p
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
-// jaeger is a running Jaeger v2 with in-memory storage.
-type jaeger struct {
-	query, otlp string // http://127.0.0.1:port
-}
-
-func startJaeger(t *testing.T) jaeger {
-	bin := jaegerBin(t)
-	dir := t.TempDir()
-	health, query, queryGRPC, otlpHTTP := freePort(t), freePort(t), freePort(t), freePort(t)
-	cfg := fmt.Sprintf(`service:
-  extensions: [jaeger_storage, jaeger_query, healthcheckv2]
-  pipelines:
-    traces:
-      receivers: [otlp]
-      processors: []
-      exporters: [jaeger_storage_exporter]
-  telemetry:
-    metrics:
-      level: none
-    logs:
-      level: warn
-extensions:
-  healthcheckv2:
-    use_v2: true
-    http:
-      endpoint: 127.0.0.1:%d
-  jaeger_query:
-    storage:
-      traces: mem
-    enable_tracing: false
-    http:
-      endpoint: 127.0.0.1:%d
-    grpc:
-      endpoint: 127.0.0.1:%d
-  jaeger_storage:
-    backends:
-      mem:
-        memory:
-          max_traces: 1000
-receivers:
-  otlp:
-    protocols:
-      http:
-        endpoint: 127.0.0.1:%d
-exporters:
-  jaeger_storage_exporter:
-    trace_storage: mem
-`, health, query, queryGRPC, otlpHTTP)
-	path := filepath.Join(dir, "jaeger.yaml")
-	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	logf, err := os.Create(filepath.Join(dir, "jaeger.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin, "--config=file:"+path)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-		logf.Close()
-	})
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		res, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/status", health))
-		if err == nil {
-			res.Body.Close()
-			if res.StatusCode == 200 {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			b, _ := os.ReadFile(logf.Name())
-			t.Fatalf("Jaeger not ready after 60 s:\n%s", b)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	return jaeger{query: fmt.Sprintf("http://127.0.0.1:%d", query), otlp: fmt.Sprintf("127.0.0.1:%d", otlpHTTP)}
-}
 
 func ptr[T any](v T) *T { return &v }
 
@@ -320,7 +207,7 @@ func same(t *testing.T, what string, ours, theirs any) {
 }
 
 func TestAgainstRealJaeger(t *testing.T) {
-	j := startJaeger(t)
+	j := jaegertest.Start(t)
 	ctx := context.Background()
 
 	// podtrace: the record in a real store, served by the API
@@ -342,7 +229,7 @@ func TestAgainstRealJaeger(t *testing.T) {
 	raw := getJSON(t, srv.URL+"/api/traces/"+tid)
 	b, _ := json.Marshal(raw)
 	json.Unmarshal(b, &ourTrace)
-	exp, err := otlptracehttp.New(ctx, otlptracehttp.WithEndpoint(j.otlp), otlptracehttp.WithInsecure())
+	exp, err := otlptracehttp.New(ctx, otlptracehttp.WithEndpoint(j.OTLPHTTP), otlptracehttp.WithInsecure())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -353,7 +240,7 @@ func TestAgainstRealJaeger(t *testing.T) {
 	var theirs map[string]any
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		theirs = getJSON(t, j.query+"/api/traces/"+tid)
+		theirs = getJSON(t, j.Query+"/api/traces/"+tid)
 		if d, _ := theirs["data"].([]any); len(d) == 1 && len(d[0].(map[string]any)["spans"].([]any)) == len(ourTrace.Data[0].Spans) {
 			break
 		}
@@ -365,7 +252,7 @@ func TestAgainstRealJaeger(t *testing.T) {
 
 	t.Run("trace", func(t *testing.T) { compareTrace(t, raw, theirs) })
 	t.Run("services", func(t *testing.T) {
-		ours, theirs := getJSON(t, srv.URL+"/api/services"), getJSON(t, j.query+"/api/services")
+		ours, theirs := getJSON(t, srv.URL+"/api/services"), getJSON(t, j.Query+"/api/services")
 		same(t, "/api/services", ours, theirs)
 		if a, b := names(ours["data"]), names(theirs["data"]); !slices.Equal(a, b) {
 			t.Errorf("services: podtrace %v, jaeger %v", a, b)
@@ -373,13 +260,13 @@ func TestAgainstRealJaeger(t *testing.T) {
 	})
 	t.Run("operations", func(t *testing.T) {
 		for _, svc := range []string{"podtrace", "kubelet"} {
-			ours, theirs := getJSON(t, srv.URL+"/api/services/"+svc+"/operations"), getJSON(t, j.query+"/api/services/"+svc+"/operations")
+			ours, theirs := getJSON(t, srv.URL+"/api/services/"+svc+"/operations"), getJSON(t, j.Query+"/api/services/"+svc+"/operations")
 			same(t, "/api/services/{service}/operations", ours, theirs)
 			if a, b := names(ours["data"]), names(theirs["data"]); !slices.Equal(a, b) {
 				t.Errorf("%s operations: podtrace %v, jaeger %v", svc, a, b)
 			}
 		}
-		ours, theirs := getJSON(t, srv.URL+"/api/operations?service=podtrace"), getJSON(t, j.query+"/api/operations?service=podtrace")
+		ours, theirs := getJSON(t, srv.URL+"/api/operations?service=podtrace"), getJSON(t, j.Query+"/api/operations?service=podtrace")
 		same(t, "/api/operations", ours, theirs)
 		if a, b := fmt.Sprint(sortedOps(ours["data"])), fmt.Sprint(sortedOps(theirs["data"])); a != b {
 			t.Errorf("operations: podtrace %s, jaeger %s", a, b)
@@ -395,14 +282,14 @@ func TestAgainstRealJaeger(t *testing.T) {
 			"service=kubelet&maxDuration=1m",
 		} {
 			q += fmt.Sprintf("&start=%d&end=%d&limit=20", start, end)
-			ours, theirs := getJSON(t, srv.URL+"/api/traces?"+q), getJSON(t, j.query+"/api/traces?"+q)
+			ours, theirs := getJSON(t, srv.URL+"/api/traces?"+q), getJSON(t, j.Query+"/api/traces?"+q)
 			if a, b := traceIDs(ours), traceIDs(theirs); !slices.Equal(a, b) || len(a) != 1 {
 				t.Errorf("search %s: podtrace %v, jaeger %v", q, a, b)
 			}
 		}
 		// a search that finds nothing in either
 		q := fmt.Sprintf("service=podtrace&operation=image&minDuration=1h&start=%d&end=%d", start, end)
-		ours, theirs := getJSON(t, srv.URL+"/api/traces?"+q), getJSON(t, j.query+"/api/traces?"+q)
+		ours, theirs := getJSON(t, srv.URL+"/api/traces?"+q), getJSON(t, j.Query+"/api/traces?"+q)
 		same(t, "empty search", ours, theirs)
 		if len(traceIDs(ours))+len(traceIDs(theirs)) != 0 {
 			t.Errorf("empty search found traces")
@@ -410,9 +297,9 @@ func TestAgainstRealJaeger(t *testing.T) {
 	})
 	t.Run("errors", func(t *testing.T) {
 		for _, p := range []string{"/api/traces", "/api/traces/00000000000000000000000000000abc"} {
-			ours, theirs := getJSON(t, srv.URL+p), getJSON(t, j.query+p)
+			ours, theirs := getJSON(t, srv.URL+p), getJSON(t, j.Query+p)
 			same(t, p, ours, theirs)
-			if a, b := status(t, srv.URL+p), status(t, j.query+p); a != b {
+			if a, b := status(t, srv.URL+p), status(t, j.Query+p); a != b {
 				t.Errorf("%s: status %d, jaeger %d", p, a, b)
 			}
 		}
