@@ -186,7 +186,7 @@ func (a *API) table() []route {
 		{
 			method: "GET", path: "/api/traces", id: "jaegerFindTraces", tag: "jaeger", jaeger: true,
 			summary:     "Jaeger: search traces",
-			description: "Delivery traces with a span of `service` (and `operation`) carrying all `tags` and lasting between `minDuration` and `maxDuration`. The tags k8s.namespace.name, k8s.pod.name, k8s.pod.uid and k8s.node.name are answered from the store's index.",
+			description: "Delivery traces with a span of `service` (and `operation`) carrying all `tags` and lasting between `minDuration` and `maxDuration`. The tags k8s.namespace.name, k8s.pod.name, k8s.pod.uid and k8s.node.name are answered from the store's index. With `traceID`, those traces, as /api/traces/{traceID} serves them.",
 			params: []param{
 				{name: "service", desc: "service name; required unless traceID is given"},
 				{name: "operation", desc: "operation name"},
@@ -204,9 +204,10 @@ func (a *API) table() []route {
 		},
 		{
 			method: "GET", path: "/api/traces/{traceID}", id: "jaegerGetTrace", tag: "jaeger", jaeger: true,
-			summary:  "Jaeger: one trace by id",
-			params:   []param{{name: "traceID", in: "path", required: true, desc: "trace id, hex (up to 32 digits)"}},
-			response: JaegerTraces{}, errors: []int{400, 404}, handle: a.jaegerGetTrace,
+			summary:     "Jaeger: one trace by id",
+			description: "A delivery's trace; or, for the trace id of a component span a delivery links (apiserver, kubelet, CRI: what the span metrics' exemplars carry), that component trace as Jaeger would serve it: the linked spans with that id, each a child of its own parent, with a FOLLOWS_FROM reference to the delivery span it hangs under in the delivery's trace.",
+			params:      []param{{name: "traceID", in: "path", required: true, desc: "trace id, hex (up to 32 digits)"}},
+			response:    JaegerTraces{}, errors: []int{400, 404}, handle: a.jaegerGetTrace,
 		},
 	}
 }

@@ -353,6 +353,8 @@ func corpus(f *fixture) []struct {
 		{"/api/traces?service=podtrace&minDuration=2s&maxDuration=1s", 400},
 		{"/api/traces/" + slowTrace, 200},
 		{"/api/traces/" + strings.ToUpper(slowTrace), 200},
+		{"/api/traces/" + slow.Spans[0].TraceID, 200}, // a component trace
+		{"/api/traces?traceID=" + slow.Spans[0].TraceID, 200},
 		{"/api/traces/0123", 404},
 		{"/api/traces/xyz", 400},
 	}
@@ -658,6 +660,40 @@ func TestJaegerTrace(t *testing.T) {
 	ops := decodeInto[api.JaegerServices](t, f.get(t, "/api/services/podtrace/operations"))
 	if !slices.Contains(ops.Data, "scheduling") || !slices.Contains(ops.Data, "pod create demo/too-big") {
 		t.Fatalf("operations %v", ops.Data)
+	}
+}
+
+// TestJaegerComponentTrace: a component span's own trace id (what a span
+// metric's exemplar carries) is served as that trace, its spans linked to
+// the delivery's.
+func TestJaegerComponentTrace(t *testing.T) {
+	f := getFixture(t)
+	slow := f.crafted[0]
+	id := slow.Spans[0].TraceID
+	delivery := decodeInto[api.JaegerTraces](t, f.get(t, "/api/traces/"+slow.TraceHex())).Data[0]
+	phase := map[string]string{}
+	for _, s := range delivery.Spans {
+		phase[s.OperationName] = s.SpanID
+	}
+	for _, target := range []string{"/api/traces/" + id, "/api/traces/" + strings.ToUpper(id), "/api/traces?traceID=" + id} {
+		res := decodeInto[api.JaegerTraces](t, f.get(t, target))
+		if len(res.Data) != 1 || len(res.Errors) != 0 {
+			t.Fatalf("%s: %+v", target, res)
+		}
+		tr := res.Data[0]
+		if tr.TraceID != id || len(tr.Spans) != 2 || len(tr.Processes) != 2 {
+			t.Fatalf("%s: trace %s with %d spans, %d processes", target, tr.TraceID, len(tr.Spans), len(tr.Processes))
+		}
+		sync, sandbox := tr.Spans[0], tr.Spans[1]
+		if sync.OperationName != "syncPod" || tr.Processes[sync.ProcessID].ServiceName != "kubelet" || sync.TraceID != id ||
+			fmt.Sprint(sync.References) != fmt.Sprint([]api.JaegerReference{{RefType: "FOLLOWS_FROM", TraceID: slow.TraceHex(), SpanID: phase["sandbox"]}}) {
+			t.Errorf("syncPod: %+v", sync)
+		}
+		if sandbox.OperationName != "runtime.v1.RuntimeService/RunPodSandbox" || tr.Processes[sandbox.ProcessID].ServiceName != "containerd" ||
+			fmt.Sprint(sandbox.References) != fmt.Sprint([]api.JaegerReference{{RefType: "CHILD_OF", TraceID: id, SpanID: sync.SpanID}}) ||
+			!slices.ContainsFunc(sandbox.Tags, func(kv api.JaegerKeyValue) bool { return kv.Key == "error" }) {
+			t.Errorf("RunPodSandbox: %+v", sandbox)
+		}
 	}
 }
 

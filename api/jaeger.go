@@ -21,6 +21,12 @@ import (
 // one trace: a root span "pod <kind> <namespace>/<name>" of service
 // podtrace, one child span per phase, milestones and findings as logs, and
 // the component spans (apiserver, kubelet, CRI) linked to the record.
+//
+// A component span's own trace id (the one an exemplar of the span metrics
+// carries) is served too, as Jaeger fed those spans would serve it: the
+// linked spans of that trace, each a child of its own parent, with a
+// FOLLOWS_FROM reference to the delivery span it hangs under in the
+// delivery's trace, to go from the request to the delivery.
 
 // ServicePodtrace is the service of podtrace's own spans.
 const ServicePodtrace = "podtrace"
@@ -240,24 +246,11 @@ func Trace(r *podtrace.Record) JaegerTrace {
 		}
 		parent := strings.ToLower(s.Parent)
 		if !linked[parent] {
-			parent = root
-			for _, p := range r.Phases {
-				if !s.Start.Before(p.Start) && s.Start.Before(p.End) {
-					id := podtrace.DeliverySpanID(key, "phase/"+p.Name)
-					parent = hexID(id[:])
-					break
-				}
-			}
+			parent = anchor(r, s.Start)
 		}
-		var tags []JaegerKeyValue
-		if st := strings.ToLower(s.Status); st == "error" || st == "status_code_error" {
-			tags = append(tags, kvBool("error", true), kvString("otel.status_code", "ERROR"))
-		}
+		tags := statusTags(&s)
 		if src := strings.ToLower(s.TraceID); src != "" && src != tid {
 			tags = append(tags, kvString("podtrace.source_trace_id", src))
-		}
-		if tags == nil {
-			tags = []JaegerKeyValue{}
 		}
 		js := span(id, parent, s.Name, s.Start, s.End, tags)
 		js.ProcessID = pid
@@ -265,6 +258,94 @@ func Trace(r *podtrace.Record) JaegerTrace {
 	}
 	return t
 }
+
+// anchor is the span of a delivery's trace that a linked component span
+// starting at t hangs under: the phase it started in, else the root.
+func anchor(r *podtrace.Record, t time.Time) string {
+	for _, p := range r.Phases {
+		if !t.Before(p.Start) && t.Before(p.End) {
+			id := podtrace.DeliverySpanID(r.Key(), "phase/"+p.Name)
+			return hexID(id[:])
+		}
+	}
+	id := podtrace.DeliverySpanID(r.Key(), "")
+	return hexID(id[:])
+}
+
+// statusTags are the tags of a component span's status: error ones when
+// it failed.
+func statusTags(s *podtrace.Span) []JaegerKeyValue {
+	if st := strings.ToLower(s.Status); st == "error" || st == "status_code_error" {
+		return []JaegerKeyValue{kvBool("error", true), kvString("otel.status_code", "ERROR")}
+	}
+	return []JaegerKeyValue{}
+}
+
+// componentTrace renders the linked spans of one component trace (id) as
+// that trace, from the records that link them, newest first: each span
+// once, a child of its own parent (linked or not, as Jaeger has it), and,
+// where the delivery's trace hangs it under one of its own spans, with a
+// FOLLOWS_FROM reference to that span (a link, in OpenTelemetry's terms).
+func componentTrace(id string, recs []podtrace.Record) JaegerTrace {
+	t := JaegerTrace{TraceID: id, Processes: map[string]JaegerProcess{}}
+	procs := map[string]string{}
+	at := map[string]int{} // span id → index in t.Spans
+	var spans []podtrace.Span
+	for i := range recs {
+		r := &recs[i]
+		linked := map[string]bool{}
+		for _, s := range r.Spans {
+			linked[strings.ToLower(s.SpanID)] = true
+		}
+		for _, s := range r.Spans {
+			sid := strings.ToLower(s.SpanID)
+			if strings.ToLower(s.TraceID) != id || sid == "" {
+				continue
+			}
+			j, seen := at[sid]
+			if !seen {
+				j = len(t.Spans)
+				at[sid] = j
+				spans = append(spans, s)
+				svc := cmp.Or(s.Service, "unknown")
+				pid, ok := procs[svc]
+				if !ok {
+					pid = "p" + strconv.Itoa(len(procs)+1)
+					procs[svc] = pid
+					t.Processes[pid] = JaegerProcess{ServiceName: svc, Tags: []JaegerKeyValue{}}
+				}
+				js := JaegerSpan{TraceID: id, SpanID: sid, OperationName: s.Name, References: []JaegerReference{},
+					StartTime: micros(s.Start), Duration: max(0, s.End.Sub(s.Start).Microseconds()),
+					Tags: statusTags(&s), Logs: []JaegerLog{}, ProcessID: pid}
+				if p := strings.ToLower(s.Parent); p != "" {
+					js.References = append(js.References, JaegerReference{RefType: "CHILD_OF", TraceID: id, SpanID: p})
+				}
+				t.Spans = append(t.Spans, js)
+			}
+			if !linked[strings.ToLower(s.Parent)] {
+				ref := JaegerReference{RefType: "FOLLOWS_FROM", TraceID: r.TraceHex(), SpanID: anchor(r, s.Start)}
+				if !slices.Contains(t.Spans[j].References, ref) {
+					t.Spans[j].References = append(t.Spans[j].References, ref)
+				}
+			}
+		}
+	}
+	// in start order, as the delivery's trace lists them
+	order := make([]int, len(t.Spans))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return spans[a].Start.Compare(spans[b].Start) })
+	sorted := make([]JaegerSpan, len(order))
+	for i, j := range order {
+		sorted[i] = t.Spans[j]
+	}
+	t.Spans = sorted
+	return t
+}
+
+// componentRecords bounds the records read for one component trace.
+const componentRecords = 100
 
 // normTraceID turns a trace id as clients write it (upper case, leading
 // zeros dropped) into 32 lowercase hex digits.
@@ -279,15 +360,24 @@ func normTraceID(s string) (string, error) {
 	return strings.Repeat("0", 32-len(s)) + s, nil
 }
 
-func (a *API) traceByID(ctx context.Context, id string) (*podtrace.Record, error) {
+// traceByID renders the trace with that id: a delivery's, else a
+// component trace whose spans records link.
+func (a *API) traceByID(ctx context.Context, id string) (JaegerTrace, error) {
 	recs, _, err := a.store.Records(ctx, podtrace.RecordFilter{TraceID: id, Limit: 1})
 	if err != nil {
-		return nil, fmt.Errorf("trace %s: %w", id, err)
+		return JaegerTrace{}, fmt.Errorf("trace %s: %w", id, err)
+	}
+	if len(recs) > 0 {
+		return Trace(&recs[0]), nil
+	}
+	recs, _, err = a.store.Records(ctx, podtrace.RecordFilter{SpanTraceID: id, Limit: componentRecords})
+	if err != nil {
+		return JaegerTrace{}, fmt.Errorf("trace %s: %w", id, err)
 	}
 	if len(recs) == 0 {
-		return nil, fmt.Errorf("trace %s: %w", id, podtrace.ErrNotFound)
+		return JaegerTrace{}, fmt.Errorf("trace %s: %w", id, podtrace.ErrNotFound)
 	}
-	return &recs[0], nil
+	return componentTrace(id, recs), nil
 }
 
 func (a *API) jaegerGetTrace(ctx context.Context, q query) (any, error) {
@@ -295,11 +385,11 @@ func (a *API) jaegerGetTrace(ctx context.Context, q query) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	r, err := a.traceByID(ctx, id)
+	t, err := a.traceByID(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	return JaegerTraces{Data: []JaegerTrace{Trace(r)}}, nil
+	return JaegerTraces{Data: []JaegerTrace{t}}, nil
 }
 
 // recent renders the traces of the newest n records, for the service and
@@ -536,7 +626,7 @@ func (a *API) jaegerFindTraces(ctx context.Context, q query) (any, error) {
 	out := JaegerTraces{Data: []JaegerTrace{}}
 	if len(tq.traceIDs) > 0 {
 		for _, id := range tq.traceIDs {
-			r, err := a.traceByID(ctx, id)
+			t, err := a.traceByID(ctx, id)
 			if err != nil {
 				if errors.Is(err, podtrace.ErrNotFound) {
 					out.Errors = append(out.Errors, JaegerError{Msg: "trace not found", TraceID: id})
@@ -544,7 +634,7 @@ func (a *API) jaegerFindTraces(ctx context.Context, q query) (any, error) {
 				}
 				return nil, err
 			}
-			out.Data = append(out.Data, Trace(r))
+			out.Data = append(out.Data, t)
 		}
 		return out, nil
 	}
