@@ -35,6 +35,21 @@ type Brief struct {
 	TraceID         string         // Record.TraceHex
 }
 
+// Clone returns a copy of b that shares nothing but strings with it.
+func (b *Brief) Clone() *Brief {
+	c := *b
+	if b.Finished != nil {
+		t := *b.Finished
+		c.Finished = &t
+	}
+	if b.Met != nil {
+		m := *b.Met
+		c.Met = &m
+	}
+	c.Findings = slices.Clone(b.Findings)
+	return &c
+}
+
 // FindingBrief is a finding without its message, evidence and remedy.
 type FindingBrief struct {
 	Code  string

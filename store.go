@@ -100,8 +100,9 @@ type Store interface {
 	Records(ctx context.Context, f RecordFilter) ([]Record, string, error)
 	// Briefs calls fn with the brief of each record f selects, in the
 	// order of Records, at most f.Limit of them (all when it is 0), until
-	// fn returns false. fn owns the Brief; the store holds a read
-	// connection while it runs, so fn should not wait on anything.
+	// fn returns false. The Brief, with what it points to, is reused for
+	// the next one: fn keeps a Clone, or the strings, never b itself. The
+	// store holds a read connection while fn runs.
 	Briefs(ctx context.Context, f RecordFilter, fn func(*Brief) bool) error
 	// PodEvents returns the journaled events of a pod, in time order.
 	PodEvents(ctx context.Context, cluster, uid string) ([]JournalEvent, error)

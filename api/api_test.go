@@ -593,6 +593,35 @@ func TestDiagnosesSummary(t *testing.T) {
 	}
 }
 
+// TestSummariesListAsPods: the deliveries a summary names (slowest,
+// examples) read from the store's briefs, as the pods list shows them
+// from the full records.
+func TestSummariesListAsPods(t *testing.T) {
+	f := getFixture(t)
+	var listed []api.PodSummary
+	s := decodeInto[api.SLOSummary](t, f.get(t, "/api/v1/slo/summary"))
+	listed = append(listed, s.Worst...)
+	for _, c := range decodeInto[api.DiagnosesSummary](t, f.get(t, "/api/v1/diagnoses/summary")).Codes {
+		listed = append(listed, c.Examples...)
+	}
+	if len(s.Worst) != 10 || len(listed) < 12 {
+		t.Fatalf("%d slowest, %d listed in all", len(s.Worst), len(listed))
+	}
+	for _, want := range listed {
+		page := decodeInto[api.Page](t, f.get(t, "/api/v1/pods?limit=1000&cluster="+want.Cluster+"&kind="+string(want.Kind)+"&name="+url.QueryEscape(want.Name)))
+		i := slices.IndexFunc(page.Items, func(p api.PodSummary) bool { return p.UID == want.UID && p.Seq == want.Seq })
+		if i < 0 {
+			t.Errorf("%s/%s not in the pods list", want.Namespace, want.Name)
+			continue
+		}
+		a, _ := json.Marshal(page.Items[i])
+		b, _ := json.Marshal(want)
+		if string(a) != string(b) {
+			t.Errorf("summary lists\n %s\nthe pods list\n %s", b, a)
+		}
+	}
+}
+
 func TestJaegerTrace(t *testing.T) {
 	f := getFixture(t)
 	slow := f.crafted[0]

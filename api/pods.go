@@ -43,18 +43,21 @@ type PodSummary struct {
 	TraceID         string           `json:"trace_id" doc:"the delivery trace's id (Jaeger-compatible API)"`
 }
 
+// summarize lists a delivery: a copy of its brief, sharing nothing it
+// points to (Store.Briefs reuses them).
 func summarize(b *podtrace.Brief) PodSummary {
+	c := b.Clone()
 	s := PodSummary{
-		Cluster: b.Cluster, Namespace: b.Namespace, Name: b.Name, UID: b.UID,
-		Kind: b.Kind, Seq: b.Seq, Outcome: b.Outcome, Created: b.Created, Finished: b.Finished,
-		DurationSeconds: b.End.Sub(b.Created).Seconds(),
-		PlatformSeconds: b.PlatformSeconds, UserSeconds: b.UserSeconds,
-		Node: b.Node, OwnerKind: b.OwnerKind, OwnerName: b.OwnerName,
-		SLOMet:  b.Met,
-		Codes:   make([]string, 0, len(b.Findings)),
-		TraceID: b.TraceID,
+		Cluster: c.Cluster, Namespace: c.Namespace, Name: c.Name, UID: c.UID,
+		Kind: c.Kind, Seq: c.Seq, Outcome: c.Outcome, Created: c.Created, Finished: c.Finished,
+		DurationSeconds: c.End.Sub(c.Created).Seconds(),
+		PlatformSeconds: c.PlatformSeconds, UserSeconds: c.UserSeconds,
+		Node: c.Node, OwnerKind: c.OwnerKind, OwnerName: c.OwnerName,
+		SLOMet:  c.Met,
+		Codes:   make([]string, 0, len(c.Findings)),
+		TraceID: c.TraceID,
 	}
-	for _, f := range b.Findings {
+	for _, f := range c.Findings {
 		s.Codes = append(s.Codes, f.Code)
 	}
 	return s

@@ -282,15 +282,15 @@ func (a *API) sloSummary(ctx context.Context, q query) (any, error) {
 	return s, nil
 }
 
-// keepSlowest keeps the n slowest deliveries, slowest first; of equally
-// slow ones, the one read last first.
+// keepSlowest keeps (clones of) the n slowest deliveries, slowest first;
+// of equally slow ones, the one read last first.
 func keepSlowest(bs []*podtrace.Brief, b *podtrace.Brief, n int) []*podtrace.Brief {
 	d := b.End.Sub(b.Created)
 	i, _ := slices.BinarySearchFunc(bs, d, func(x *podtrace.Brief, d time.Duration) int { return cmp.Compare(d, x.End.Sub(x.Created)) })
 	if i >= n {
 		return bs
 	}
-	bs = slices.Insert(bs, i, b)
+	bs = slices.Insert(bs, i, b.Clone())
 	if len(bs) > n {
 		bs = bs[:n]
 	}

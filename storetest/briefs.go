@@ -14,7 +14,7 @@ func briefsOf(t *testing.T, st podtrace.Store, f podtrace.RecordFilter) []podtra
 	t.Helper()
 	var out []podtrace.Brief
 	if err := st.Briefs(ctx, f, func(b *podtrace.Brief) bool {
-		out = append(out, *b)
+		out = append(out, *b.Clone())
 		return true
 	}); err != nil {
 		t.Fatal(err)

@@ -95,21 +95,21 @@ func Records(rows Rows, limit int) ([]podtrace.Record, string, error) {
 const BriefColumn = "brief"
 
 // Briefs calls fn with each brief read from rows of BriefColumn until fn
-// returns false. Raw is the driver's type for bytes it lends until the next
-// row, which decoding copies from (database/sql's sql.RawBytes, pgx's
-// pgtype.DriverBytes).
+// returns false, reusing one Brief (see podtrace.Store.Briefs). Raw is the
+// driver's type for bytes it lends until the next row, which decoding
+// copies from (database/sql's sql.RawBytes, pgx's pgtype.DriverBytes).
 func Briefs[Raw ~[]byte](rows Rows, fn func(*podtrace.Brief) bool) error {
 	d := briefDecoder{interned: map[string]string{}}
 	var raw Raw
+	var b podtrace.Brief
 	for rows.Next() {
 		if err := rows.Scan(&raw); err != nil {
 			return fmt.Errorf("list briefs: %w", err)
 		}
-		b := d.brief()
-		if err := d.decode(raw, b); err != nil {
+		if err := d.decode(raw, &b); err != nil {
 			return fmt.Errorf("list briefs: %w", err)
 		}
-		if !fn(b) {
+		if !fn(&b) {
 			return nil
 		}
 	}
@@ -132,18 +132,19 @@ const (
 
 // AppendBrief appends the encoding of b to dst: a version byte; the
 // strings (cluster, namespace, name, uid, kind, outcome, node, owner kind
-// and name, trace id) each as a uvarint length and bytes; seq, created and
-// end (unix ns) as varints; a flags byte; finished (unix ns, varint) when
-// set; the three figures as little-endian float64 bits; the findings as a
-// uvarint count and the code, phase and owner of each.
+// and name, trace id) each as a uvarint length and bytes; seq as a varint;
+// created and end (unix ns) as 8 little-endian bytes; a flags byte;
+// finished (unix ns, 8 bytes) when set; the three figures as little-endian
+// float64 bits; the findings as a uvarint count and the code, phase and
+// owner of each.
 func AppendBrief(dst []byte, b *podtrace.Brief) []byte {
 	dst = append(dst, briefVersion)
 	for _, s := range []string{b.Cluster, b.Namespace, b.Name, b.UID, string(b.Kind), string(b.Outcome), b.Node, b.OwnerKind, b.OwnerName, b.TraceID} {
 		dst = appendString(dst, s)
 	}
 	dst = binary.AppendVarint(dst, int64(b.Seq))
-	dst = binary.AppendVarint(dst, b.Created.UnixNano())
-	dst = binary.AppendVarint(dst, b.End.UnixNano())
+	dst = binary.LittleEndian.AppendUint64(dst, uint64(b.Created.UnixNano()))
+	dst = binary.LittleEndian.AppendUint64(dst, uint64(b.End.UnixNano()))
 	var flags byte
 	if b.Finished != nil {
 		flags |= briefFinished
@@ -156,7 +157,7 @@ func AppendBrief(dst []byte, b *podtrace.Brief) []byte {
 	}
 	dst = append(dst, flags)
 	if b.Finished != nil {
-		dst = binary.AppendVarint(dst, b.Finished.UnixNano())
+		dst = binary.LittleEndian.AppendUint64(dst, uint64(b.Finished.UnixNano()))
 	}
 	for _, f := range []float64{b.TotalSeconds, b.PlatformSeconds, b.UserSeconds} {
 		dst = binary.LittleEndian.AppendUint64(dst, math.Float64bits(f))
@@ -175,46 +176,16 @@ func appendString(dst []byte, s string) []byte {
 // errBrief: a brief this version of podtrace cannot read.
 var errBrief = errors.New("malformed brief")
 
-// briefDecoder decodes briefs, sharing one string for each value of the
-// fields that repeat across records (cluster, namespace, node, ...), and
-// allocating briefs and what they point to by the slab: a summary reads
-// 100k of them, and one allocation each is most of the time it takes.
+// briefDecoder decodes briefs into one Brief, sharing one string for each
+// value of the fields that repeat across records (cluster, namespace,
+// node, ...): a summary reads 100k briefs, and allocating is most of the
+// time decoding takes.
 type briefDecoder struct {
 	interned map[string]string
-	briefs   []podtrace.Brief
-	times    []time.Time
-	bools    []bool
-}
-
-const slab = 256
-
-func (d *briefDecoder) brief() *podtrace.Brief {
-	if len(d.briefs) == 0 {
-		d.briefs = make([]podtrace.Brief, slab)
-	}
-	b := &d.briefs[0]
-	d.briefs = d.briefs[1:]
-	return b
-}
-
-func (d *briefDecoder) time(ns int64) *time.Time {
-	if len(d.times) == 0 {
-		d.times = make([]time.Time, slab)
-	}
-	t := &d.times[0]
-	d.times = d.times[1:]
-	*t = time.Unix(0, ns).UTC()
-	return t
-}
-
-func (d *briefDecoder) bool(v bool) *bool {
-	if len(d.bools) == 0 {
-		d.bools = make([]bool, slab)
-	}
-	p := &d.bools[0]
-	d.bools = d.bools[1:]
-	*p = v
-	return p
+	last     [slots]string
+	finished time.Time
+	met      bool
+	findings []podtrace.FindingBrief
 }
 
 func (d *briefDecoder) decode(data []byte, b *podtrace.Brief) error {
@@ -222,35 +193,40 @@ func (d *briefDecoder) decode(data []byte, b *podtrace.Brief) error {
 		return errBrief
 	}
 	r := briefBytes{data: data[1:]}
-	b.Cluster = d.intern(r.bytes())
-	b.Namespace = d.intern(r.bytes())
+	b.Cluster = d.intern(slotCluster, r.bytes())
+	b.Namespace = d.intern(slotNamespace, r.bytes())
 	b.Name = string(r.bytes())
 	b.UID = string(r.bytes())
-	b.Kind = podtrace.Kind(d.intern(r.bytes()))
-	b.Outcome = podtrace.Outcome(d.intern(r.bytes()))
-	b.Node = d.intern(r.bytes())
-	b.OwnerKind = d.intern(r.bytes())
-	b.OwnerName = d.intern(r.bytes())
+	b.Kind = podtrace.Kind(d.intern(slotKind, r.bytes()))
+	b.Outcome = podtrace.Outcome(d.intern(slotOutcome, r.bytes()))
+	b.Node = d.intern(slotNode, r.bytes())
+	b.OwnerKind = d.intern(slotOwnerKind, r.bytes())
+	b.OwnerName = d.intern(slotOwnerName, r.bytes())
 	b.TraceID = string(r.bytes())
 	b.Seq = int(r.varint())
-	b.Created = time.Unix(0, r.varint()).UTC()
-	b.End = time.Unix(0, r.varint()).UTC()
+	b.Created = time.Unix(0, int64(r.uint64())).UTC()
+	b.End = time.Unix(0, int64(r.uint64())).UTC()
 	flags := r.byte()
+	b.Finished, b.Met = nil, nil
 	if flags&briefFinished != 0 {
-		b.Finished = d.time(r.varint())
+		d.finished = time.Unix(0, int64(r.uint64())).UTC()
+		b.Finished = &d.finished
 	}
 	if flags&briefJudged != 0 {
-		b.Met = d.bool(flags&briefMet != 0)
+		d.met = flags&briefMet != 0
+		b.Met = &d.met
 	}
 	b.TotalSeconds, b.PlatformSeconds, b.UserSeconds = r.float(), r.float(), r.float()
+	b.Findings = nil
 	if n := r.uvarint(); n > uint64(len(r.data)) {
 		r.bad = true
 	} else if n > 0 {
-		b.Findings = make([]podtrace.FindingBrief, n)
-		for i := range b.Findings {
-			f := &b.Findings[i]
-			f.Code, f.Phase, f.Owner = d.intern(r.bytes()), d.intern(r.bytes()), podtrace.Owner(d.intern(r.bytes()))
+		d.findings = d.findings[:0]
+		for range n {
+			d.findings = append(d.findings, podtrace.FindingBrief{
+				Code: d.intern(slotCode, r.bytes()), Phase: d.intern(slotPhase, r.bytes()), Owner: podtrace.Owner(d.intern(slotOwner, r.bytes()))})
 		}
+		b.Findings = d.findings
 	}
 	if r.bad || len(r.data) != 0 {
 		return errBrief
@@ -258,16 +234,36 @@ func (d *briefDecoder) decode(data []byte, b *podtrace.Brief) error {
 	return nil
 }
 
-// intern returns s as a string shared with earlier equal ones, up to a
-// bound on how many it keeps.
-func (d *briefDecoder) intern(s []byte) string {
-	if v, ok := d.interned[string(s)]; ok {
-		return v
+// The fields a briefDecoder interns, each with the last value it had.
+const (
+	slotCluster = iota
+	slotNamespace
+	slotKind
+	slotOutcome
+	slotNode
+	slotOwnerKind
+	slotOwnerName
+	slotCode
+	slotPhase
+	slotOwner
+	slots
+)
+
+// intern returns s as a string shared with earlier equal ones (up to a
+// bound on how many it keeps): the field's last value when it is that
+// again, as it mostly is, else from the map.
+func (d *briefDecoder) intern(slot int, s []byte) string {
+	if last := d.last[slot]; last == string(s) {
+		return last
 	}
-	v := string(s)
-	if len(d.interned) < 10_000 {
-		d.interned[v] = v
+	v, ok := d.interned[string(s)]
+	if !ok {
+		v = string(s)
+		if len(d.interned) < 10_000 {
+			d.interned[v] = v
+		}
 	}
+	d.last[slot] = v
 	return v
 }
 
@@ -279,6 +275,11 @@ type briefBytes struct {
 }
 
 func (r *briefBytes) uvarint() uint64 {
+	if len(r.data) > 0 && r.data[0] < 0x80 { // one byte: most lengths
+		v := uint64(r.data[0])
+		r.data = r.data[1:]
+		return v
+	}
 	v, n := binary.Uvarint(r.data)
 	if n <= 0 {
 		r.bad, r.data = true, nil
@@ -319,12 +320,14 @@ func (r *briefBytes) byte() byte {
 	return c
 }
 
-func (r *briefBytes) float() float64 {
+func (r *briefBytes) uint64() uint64 {
 	if len(r.data) < 8 {
 		r.bad, r.data = true, nil
 		return 0
 	}
-	v := math.Float64frombits(binary.LittleEndian.Uint64(r.data))
+	v := binary.LittleEndian.Uint64(r.data)
 	r.data = r.data[8:]
 	return v
 }
+
+func (r *briefBytes) float() float64 { return math.Float64frombits(r.uint64()) }
