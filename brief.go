@@ -35,6 +35,9 @@ type Brief struct {
 	TraceID         string         // Record.TraceHex
 }
 
+// Key identifies the record of the brief.
+func (b *Brief) Key() Key { return Key{b.Cluster, b.UID, b.Kind, b.Seq} }
+
 // Clone returns a copy of b that shares nothing but strings with it.
 func (b *Brief) Clone() *Brief {
 	c := *b

@@ -237,13 +237,7 @@ func Trace(r *podtrace.Record) JaegerTrace {
 			continue
 		}
 		have[id] = true
-		svc := cmp.Or(s.Service, "unknown")
-		pid, ok := procs[svc]
-		if !ok {
-			pid = "p" + strconv.Itoa(len(procs)+1)
-			procs[svc] = pid
-			t.Processes[pid] = JaegerProcess{ServiceName: svc, Tags: []JaegerKeyValue{}}
-		}
+		pid := processID(&t, procs, s.Service)
 		parent := strings.ToLower(s.Parent)
 		if !linked[parent] {
 			parent = anchor(r, s.Start)
@@ -270,6 +264,19 @@ func anchor(r *podtrace.Record, t time.Time) string {
 	}
 	id := podtrace.DeliverySpanID(r.Key(), "")
 	return hexID(id[:])
+}
+
+// processID is the id of service's process in t, added as p<n> (ids
+// holds the ids given so far) when t has none yet.
+func processID(t *JaegerTrace, ids map[string]string, service string) string {
+	svc := cmp.Or(service, "unknown")
+	pid, ok := ids[svc]
+	if !ok {
+		pid = "p" + strconv.Itoa(len(ids)+1)
+		ids[svc] = pid
+		t.Processes[pid] = JaegerProcess{ServiceName: svc, Tags: []JaegerKeyValue{}}
+	}
+	return pid
 }
 
 // statusTags are the tags of a component span's status: error ones when
@@ -307,16 +314,9 @@ func componentTrace(id string, recs []podtrace.Record) JaegerTrace {
 				j = len(t.Spans)
 				at[sid] = j
 				spans = append(spans, s)
-				svc := cmp.Or(s.Service, "unknown")
-				pid, ok := procs[svc]
-				if !ok {
-					pid = "p" + strconv.Itoa(len(procs)+1)
-					procs[svc] = pid
-					t.Processes[pid] = JaegerProcess{ServiceName: svc, Tags: []JaegerKeyValue{}}
-				}
 				js := JaegerSpan{TraceID: id, SpanID: sid, OperationName: s.Name, References: []JaegerReference{},
 					StartTime: micros(s.Start), Duration: max(0, s.End.Sub(s.Start).Microseconds()),
-					Tags: statusTags(&s), Logs: []JaegerLog{}, ProcessID: pid}
+					Tags: statusTags(&s), Logs: []JaegerLog{}, ProcessID: processID(&t, procs, s.Service)}
 				if p := strings.ToLower(s.Parent); p != "" {
 					js.References = append(js.References, JaegerReference{RefType: "CHILD_OF", TraceID: id, SpanID: p})
 				}

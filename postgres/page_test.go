@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/podtrace/podtrace"
+	"github.com/podtrace/podtrace/internal/sqlstore"
 	"github.com/podtrace/podtrace/storetest"
 )
 
@@ -48,7 +49,7 @@ func TestPageQueryPlan(t *testing.T) {
 		{"since", podtrace.RecordFilter{Limit: 51, Since: t0.Add(time.Hour), Cursor: podtrace.CursorAfter(&mid)}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			q, args, err := recordQuery("body", c.f)
+			q, args, err := sqlstore.RecordQuery(dialect(), "body", c.f)
 			if err != nil {
 				t.Fatal(err)
 			}

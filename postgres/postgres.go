@@ -19,7 +19,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/podtrace/podtrace"
-	"github.com/podtrace/podtrace/internal/sqlrow"
+	"github.com/podtrace/podtrace/internal/sqlstore"
 )
 
 //go:embed migrations/*.sql
@@ -235,7 +235,7 @@ func (s *Store) AppendEvents(ctx context.Context, evs []podtrace.JournalEvent) (
 
 // EventsAfter implements podtrace.Store.
 func (s *Store) EventsAfter(ctx context.Context, cluster string, after int64, limit int) ([]podtrace.JournalEvent, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+sqlrow.EventColumns+` FROM journal WHERE cluster = $1 AND seq > $2 ORDER BY seq LIMIT $3`, text(cluster), after, limit)
+	rows, err := s.pool.Query(ctx, `SELECT `+sqlstore.EventColumns+` FROM journal WHERE cluster = $1 AND seq > $2 ORDER BY seq LIMIT $3`, text(cluster), after, limit)
 	if err != nil {
 		return nil, fmt.Errorf("read journal: %w", err)
 	}
@@ -244,7 +244,7 @@ func (s *Store) EventsAfter(ctx context.Context, cluster string, after int64, li
 
 func scanEvents(rows pgx.Rows) ([]podtrace.JournalEvent, error) {
 	defer rows.Close()
-	return sqlrow.Events(rows)
+	return sqlstore.Events(rows)
 }
 
 // Save implements podtrace.Store. Rows saved at a later journal position
@@ -392,7 +392,7 @@ func (rr *recordRows) add(r *podtrace.Record, body []byte) {
 	rr.codes = append(rr.codes, strings.Join(codes, "\t"))
 	rr.owners = append(rr.owners, strings.Join(owners, "\t"))
 	rr.traces = append(rr.traces, b.TraceID)
-	rr.briefs = append(rr.briefs, sqlrow.AppendBrief(nil, &b))
+	rr.briefs = append(rr.briefs, sqlstore.AppendBrief(nil, &b))
 	rr.spanTraces = append(rr.spanTraces, strings.Join(r.SpanTraceIDs(), "\t"))
 	rr.bodies = append(rr.bodies, body)
 }
@@ -485,56 +485,19 @@ func (s *Store) PodsNamed(ctx context.Context, cluster, namespace, name string) 
 		return nil, fmt.Errorf("pods named %s/%s: %w", namespace, name, err)
 	}
 	defer rows.Close()
-	return sqlrow.Pods(rows, podtrace.PodState{Cluster: cluster, Namespace: namespace, Name: name})
+	return sqlstore.Pods(rows, podtrace.PodState{Cluster: cluster, Namespace: namespace, Name: name})
 }
 
-// recordQuery is the query of the records f selects, newest first, with
-// the given columns.
-func recordQuery(columns string, f podtrace.RecordFilter) (string, []any, error) {
-	var where []string
-	var args []any
-	arg := func(v any) string {
-		args = append(args, v)
-		return "$" + strconv.Itoa(len(args))
+// dialect is PostgreSQL's: finding codes and owners, and component trace
+// ids, are text arrays (GIN-indexed where searched).
+func dialect() sqlstore.Dialect {
+	return sqlstore.Dialect{
+		Placeholder: func(n int) string { return "$" + strconv.Itoa(n) },
+		Text:        text,
+		Holds: func(col, p, word string) (string, any) {
+			return col + " @> ARRAY[" + p + "::text]", text(word)
+		},
 	}
-	for _, eq := range []struct{ col, v string }{
-		{"cluster", f.Cluster}, {"namespace", f.Namespace}, {"name", f.Name}, {"uid", f.UID}, {"kind", string(f.Kind)},
-		{"outcome", string(f.Outcome)}, {"node", f.Node}, {"trace_id", f.TraceID},
-	} {
-		if eq.v != "" {
-			where = append(where, eq.col+" = "+arg(text(eq.v)))
-		}
-	}
-	for _, in := range []struct{ col, v string }{{"codes", f.Code}, {"owners", string(f.Owner)}, {"span_traces", f.SpanTraceID}} {
-		if in.v != "" {
-			where = append(where, in.col+" @> ARRAY["+arg(text(in.v))+"::text]")
-		}
-	}
-	if !f.Since.IsZero() {
-		where = append(where, "created >= "+arg(f.Since.UnixNano()))
-	}
-	if !f.Until.IsZero() {
-		where = append(where, "created < "+arg(f.Until.UnixNano()))
-	}
-	if f.Cursor != "" {
-		c, err := podtrace.ParseCursor(f.Cursor)
-		if err != nil {
-			return "", nil, err
-		}
-		// "created <= c" alone first: the bound records_page is walked from
-		created := arg(c.Created)
-		where = append(where, fmt.Sprintf("created <= %s AND (created < %s OR (cluster, uid, kind, seq) > (%s, %s, %s, %s))",
-			created, created, arg(text(c.Cluster)), arg(text(c.UID)), arg(text(c.Kind)), arg(c.Seq)))
-	}
-	q := "SELECT " + columns + " FROM records"
-	if len(where) > 0 {
-		q += " WHERE " + strings.Join(where, " AND ")
-	}
-	q += " ORDER BY created DESC, cluster, uid, kind, seq"
-	if f.Limit > 0 {
-		q += " LIMIT " + arg(f.Limit)
-	}
-	return q, args, nil
 }
 
 // Records implements podtrace.Store.
@@ -544,7 +507,7 @@ func (s *Store) Records(ctx context.Context, f podtrace.RecordFilter) ([]podtrac
 		limit = 100
 	}
 	f.Limit = limit + 1
-	q, args, err := recordQuery("body", f)
+	q, args, err := sqlstore.RecordQuery(dialect(), "body", f)
 	if err != nil {
 		return nil, "", err
 	}
@@ -553,12 +516,12 @@ func (s *Store) Records(ctx context.Context, f podtrace.RecordFilter) ([]podtrac
 		return nil, "", fmt.Errorf("list records: %w", err)
 	}
 	defer rows.Close()
-	return sqlrow.Records(rows, limit)
+	return sqlstore.Records(rows, limit)
 }
 
 // Briefs implements podtrace.Store.
 func (s *Store) Briefs(ctx context.Context, f podtrace.RecordFilter, fn func(*podtrace.Brief) bool) error {
-	q, args, err := recordQuery(sqlrow.BriefColumn, f)
+	q, args, err := sqlstore.RecordQuery(dialect(), sqlstore.BriefColumn, f)
 	if err != nil {
 		return err
 	}
@@ -567,7 +530,7 @@ func (s *Store) Briefs(ctx context.Context, f podtrace.RecordFilter, fn func(*po
 		return fmt.Errorf("list briefs: %w", err)
 	}
 	defer rows.Close()
-	return sqlrow.Briefs[pgtype.DriverBytes](rows, fn)
+	return sqlstore.Briefs[pgtype.DriverBytes](rows, fn)
 }
 
 // PodEvents implements podtrace.Store.
@@ -583,7 +546,7 @@ func (s *Store) PodEvents(ctx context.Context, cluster, uid string) ([]podtrace.
 	}
 	// events that named the pod by uid, and those that named it only by
 	// namespace/name (a name may be reused: only within the pod's lifetime)
-	rows, err := s.pool.Query(ctx, `SELECT `+sqlrow.EventColumns+` FROM journal
+	rows, err := s.pool.Query(ctx, `SELECT `+sqlstore.EventColumns+` FROM journal
 		WHERE cluster = $1 AND (uid = $2 OR (uid = '' AND namespace = $3 AND name = $4 AND time >= $5))
 		ORDER BY time, seq`, text(cluster), text(uid), ns, name, created)
 	if err != nil {

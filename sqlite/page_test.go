@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/podtrace/podtrace"
-	"github.com/podtrace/podtrace/internal/sqlrow"
+	"github.com/podtrace/podtrace/internal/sqlstore"
 )
 
 // TestPageQueryPlan: pages of records walk records_page in order, never
@@ -29,11 +29,11 @@ func TestPageQueryPlan(t *testing.T) {
 	}{
 		{"newest", "body", podtrace.RecordFilter{Limit: 51}, "SCAN records USING INDEX records_page"},
 		{"cursor", "body", podtrace.RecordFilter{Limit: 51, Cursor: cursor}, "SEARCH records USING INDEX records_page (created<?)"},
-		{"briefs", sqlrow.BriefColumn, podtrace.RecordFilter{Limit: 100_001}, "SCAN records USING COVERING INDEX records_page"},
-		{"brief window", sqlrow.BriefColumn, podtrace.RecordFilter{Since: mid.Created, Until: mid.Created.Add(time.Hour)},
+		{"briefs", sqlstore.BriefColumn, podtrace.RecordFilter{Limit: 100_001}, "SCAN records USING COVERING INDEX records_page"},
+		{"brief window", sqlstore.BriefColumn, podtrace.RecordFilter{Since: mid.Created, Until: mid.Created.Add(time.Hour)},
 			"SEARCH records USING COVERING INDEX records_page (created>? AND created<?)"},
 	} {
-		q, args, err := recordQuery(c.columns, c.f)
+		q, args, err := sqlstore.RecordQuery(dialect(), c.columns, c.f)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -17,7 +17,7 @@ import (
 	"time"
 
 	"github.com/podtrace/podtrace"
-	"github.com/podtrace/podtrace/internal/sqlrow"
+	"github.com/podtrace/podtrace/internal/sqlstore"
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
 
@@ -171,7 +171,7 @@ func (s *Store) AppendEvents(ctx context.Context, evs []podtrace.JournalEvent) (
 
 // EventsAfter implements podtrace.Store.
 func (s *Store) EventsAfter(ctx context.Context, cluster string, after int64, limit int) ([]podtrace.JournalEvent, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT `+sqlrow.EventColumns+` FROM journal WHERE cluster = ? AND seq > ? ORDER BY seq LIMIT ?`, cluster, after, limit)
+	rows, err := s.r.QueryContext(ctx, `SELECT `+sqlstore.EventColumns+` FROM journal WHERE cluster = ? AND seq > ? ORDER BY seq LIMIT ?`, cluster, after, limit)
 	if err != nil {
 		return nil, fmt.Errorf("read journal: %w", err)
 	}
@@ -180,7 +180,7 @@ func (s *Store) EventsAfter(ctx context.Context, cluster string, after int64, li
 
 func scanEvents(rows *sql.Rows) ([]podtrace.JournalEvent, error) {
 	defer rows.Close()
-	return sqlrow.Events(rows)
+	return sqlstore.Events(rows)
 }
 
 // Save implements podtrace.Store.
@@ -264,7 +264,7 @@ func recordValues(r *podtrace.Record) []any {
 		traces = string(j)
 	}
 	return []any{b.Cluster, b.UID, string(b.Kind), b.Seq, b.Namespace, b.Name, string(b.Outcome), b.Node, b.Created.UnixNano(), fin, codes, owners, b.TraceID,
-		sqlrow.AppendBrief(nil, &b), traces}
+		sqlstore.AppendBrief(nil, &b), traces}
 }
 
 // findingIndex renders the findings' codes and owners as space-delimited
@@ -381,60 +381,22 @@ func (s *Store) PodsNamed(ctx context.Context, cluster, namespace, name string) 
 		return nil, fmt.Errorf("pods named %s/%s: %w", namespace, name, err)
 	}
 	defer rows.Close()
-	return sqlrow.Pods(rows, podtrace.PodState{Cluster: cluster, Namespace: namespace, Name: name})
+	return sqlstore.Pods(rows, podtrace.PodState{Cluster: cluster, Namespace: namespace, Name: name})
 }
 
-// recordQuery is the query of the records f selects, newest first, with
-// the given columns.
-func recordQuery(columns string, f podtrace.RecordFilter) (string, []any, error) {
-	var where []string
-	var args []any
-	add := func(cond string, v any) {
-		where = append(where, cond)
-		args = append(args, v)
+// dialect is SQLite's: finding codes and owners are space-delimited words
+// (findingIndex), component trace ids a table the triggers keep.
+func dialect() sqlstore.Dialect {
+	return sqlstore.Dialect{
+		Placeholder: func(int) string { return "?" },
+		Text:        func(s string) string { return s },
+		Holds: func(col, p, word string) (string, any) {
+			if col == "span_traces" {
+				return "(cluster, uid, kind, seq) IN (SELECT cluster, uid, kind, seq FROM component_traces WHERE trace_id = " + p + ")", word
+			}
+			return col + " LIKE " + p, "% " + word + " %"
+		},
 	}
-	for _, eq := range []struct{ col, v string }{
-		{"cluster", f.Cluster}, {"namespace", f.Namespace}, {"name", f.Name}, {"uid", f.UID}, {"kind", string(f.Kind)},
-		{"outcome", string(f.Outcome)}, {"node", f.Node}, {"trace_id", f.TraceID},
-	} {
-		if eq.v != "" {
-			add(eq.col+" = ?", eq.v)
-		}
-	}
-	if f.SpanTraceID != "" {
-		add("(cluster, uid, kind, seq) IN (SELECT cluster, uid, kind, seq FROM component_traces WHERE trace_id = ?)", f.SpanTraceID)
-	}
-	if f.Code != "" {
-		add("codes LIKE ?", "% "+f.Code+" %")
-	}
-	if f.Owner != "" {
-		add("owners LIKE ?", "% "+string(f.Owner)+" %")
-	}
-	if !f.Since.IsZero() {
-		add("created >= ?", f.Since.UnixNano())
-	}
-	if !f.Until.IsZero() {
-		add("created < ?", f.Until.UnixNano())
-	}
-	if f.Cursor != "" {
-		c, err := podtrace.ParseCursor(f.Cursor)
-		if err != nil {
-			return "", nil, err
-		}
-		// "created <= c" first, so SQLite seeks records_page to the cursor
-		where = append(where, "created <= ? AND (created < ? OR (cluster, uid, kind, seq) > (?, ?, ?, ?))")
-		args = append(args, c.Created, c.Created, c.Cluster, c.UID, c.Kind, c.Seq)
-	}
-	q := "SELECT " + columns + " FROM records"
-	if len(where) > 0 {
-		q += " WHERE " + strings.Join(where, " AND ")
-	}
-	q += " ORDER BY created DESC, cluster, uid, kind, seq"
-	if f.Limit > 0 {
-		q += " LIMIT ?"
-		args = append(args, f.Limit)
-	}
-	return q, args, nil
 }
 
 // Records implements podtrace.Store.
@@ -444,7 +406,7 @@ func (s *Store) Records(ctx context.Context, f podtrace.RecordFilter) ([]podtrac
 		limit = 100
 	}
 	f.Limit = limit + 1
-	q, args, err := recordQuery("body", f)
+	q, args, err := sqlstore.RecordQuery(dialect(), "body", f)
 	if err != nil {
 		return nil, "", err
 	}
@@ -453,13 +415,13 @@ func (s *Store) Records(ctx context.Context, f podtrace.RecordFilter) ([]podtrac
 		return nil, "", fmt.Errorf("list records: %w", err)
 	}
 	defer rows.Close()
-	return sqlrow.Records(rows, limit)
+	return sqlstore.Records(rows, limit)
 }
 
 // Briefs implements podtrace.Store. The brief and every column a filter
 // reads are in records_page: SQLite reads briefs from the index alone.
 func (s *Store) Briefs(ctx context.Context, f podtrace.RecordFilter, fn func(*podtrace.Brief) bool) error {
-	q, args, err := recordQuery(sqlrow.BriefColumn, f)
+	q, args, err := sqlstore.RecordQuery(dialect(), sqlstore.BriefColumn, f)
 	if err != nil {
 		return err
 	}
@@ -468,7 +430,7 @@ func (s *Store) Briefs(ctx context.Context, f podtrace.RecordFilter, fn func(*po
 		return fmt.Errorf("list briefs: %w", err)
 	}
 	defer rows.Close()
-	return sqlrow.Briefs[sql.RawBytes](rows, fn)
+	return sqlstore.Briefs[sql.RawBytes](rows, fn)
 }
 
 // PodEvents implements podtrace.Store.
@@ -484,7 +446,7 @@ func (s *Store) PodEvents(ctx context.Context, cluster, uid string) ([]podtrace.
 	// events that named the pod by uid, and those that named it only by
 	// namespace/name (attributed by the lifecycle; a name may be reused, so
 	// keep those within the pod's lifetime)
-	rows, err := s.r.QueryContext(ctx, `SELECT `+sqlrow.EventColumns+` FROM journal
+	rows, err := s.r.QueryContext(ctx, `SELECT `+sqlstore.EventColumns+` FROM journal
 		WHERE cluster = ? AND (uid = ? OR (uid = '' AND namespace = ? AND name = ? AND time >= (SELECT created FROM pods WHERE cluster = ? AND uid = ?)))
 		ORDER BY time, seq`, cluster, uid, ns, name, cluster, uid)
 	if err != nil {

@@ -26,18 +26,18 @@ func briefsOf(t *testing.T, st podtrace.Store, f podtrace.RecordFilter) []podtra
 // byte, as a record read back from its JSON has them (a brief has the bytes
 // saved).
 func briefKeys(bs []podtrace.Brief) string {
-	var s []string
-	for _, b := range bs {
-		s = append(s, string([]rune(fmt.Sprintf("%s/%s/%s/%d", b.Cluster, b.UID, b.Kind, b.Seq))))
-	}
-	j, _ := json.Marshal(s)
-	return string(j)
+	return keyList(len(bs), func(i int) podtrace.Key { return bs[i].Key() })
 }
 
 func recordKeys(rs []podtrace.Record) string {
+	return keyList(len(rs), func(i int) podtrace.Key { return rs[i].Key() })
+}
+
+func keyList(n int, key func(int) podtrace.Key) string {
 	var s []string
-	for _, r := range rs {
-		s = append(s, string([]rune(fmt.Sprintf("%s/%s/%s/%d", r.Cluster, r.UID, r.Kind, r.Seq))))
+	for i := range n {
+		k := key(i)
+		s = append(s, string([]rune(fmt.Sprintf("%s/%s/%s/%d", k.Cluster, k.UID, k.Kind, k.Seq))))
 	}
 	j, _ := json.Marshal(s)
 	return string(j)

@@ -1,4 +1,4 @@
--- Each record's brief (podtrace.Brief, encoded by internal/sqlrow): what
+-- Each record's brief (podtrace.Brief, encoded by internal/sqlstore): what
 -- lists and summaries read, written by every save beside the body. For rows
 -- saved before this migration, its Go step (fillBriefs) computes it from
 -- the bodies, in the same transaction.

@@ -1,13 +1,7 @@
-// Package sqlrow reads the rows that both SQL stores (sqlite, postgres)
-// keep in the same columns — journal events, pod states, records' JSON
-// bodies, record briefs — into podtrace's types, and encodes the brief
-// column they both write. Each store builds its own queries; this package
-// only turns their rows into values.
-package sqlrow
+package sqlstore
 
 import (
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -15,79 +9,6 @@ import (
 
 	"github.com/podtrace/podtrace"
 )
-
-// Rows is what database/sql's *sql.Rows and pgx's pgx.Rows both offer.
-// The caller closes them.
-type Rows interface {
-	Next() bool
-	Scan(dest ...any) error
-	Err() error
-}
-
-// EventColumns are the journal columns Events reads.
-const EventColumns = "seq, cluster, key, uid, namespace, name, time, body"
-
-// Events reads journal events from rows of EventColumns.
-func Events(rows Rows) ([]podtrace.JournalEvent, error) {
-	var out []podtrace.JournalEvent
-	for rows.Next() {
-		var e podtrace.JournalEvent
-		var t int64
-		if err := rows.Scan(&e.Seq, &e.Cluster, &e.Key, &e.UID, &e.Namespace, &e.Name, &t, &e.Body); err != nil {
-			return nil, fmt.Errorf("read journal: %w", err)
-		}
-		e.Time = time.Unix(0, t).UTC()
-		out = append(out, e)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read journal: %w", err)
-	}
-	return out, nil
-}
-
-// Pods reads pod states without their state from rows of uid, created,
-// last_seen; like has the other fields.
-func Pods(rows Rows, like podtrace.PodState) ([]podtrace.PodState, error) {
-	var out []podtrace.PodState
-	for rows.Next() {
-		p := like
-		if err := rows.Scan(&p.UID, &p.Created, &p.LastSeen); err != nil {
-			return nil, fmt.Errorf("read pods: %w", err)
-		}
-		out = append(out, p)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read pods: %w", err)
-	}
-	return out, nil
-}
-
-// Records reads records from rows of one column, their JSON body,
-// selected with a limit one more than limit: it returns at most limit
-// records and the cursor of the page after them, "" when there is none.
-func Records(rows Rows, limit int) ([]podtrace.Record, string, error) {
-	var out []podtrace.Record
-	for rows.Next() {
-		var body []byte
-		if err := rows.Scan(&body); err != nil {
-			return nil, "", fmt.Errorf("list records: %w", err)
-		}
-		var r podtrace.Record
-		if err := json.Unmarshal(body, &r); err != nil {
-			return nil, "", fmt.Errorf("decode record: %w", err)
-		}
-		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, "", fmt.Errorf("list records: %w", err)
-	}
-	next := ""
-	if len(out) > limit {
-		out = out[:limit]
-		next = podtrace.CursorAfter(&out[limit-1])
-	}
-	return out, next, nil
-}
 
 // BriefColumn is the records column that holds a record's brief, encoded
 // by AppendBrief: one column for Briefs to read per record, not twenty
@@ -290,13 +211,8 @@ func (r *briefBytes) uvarint() uint64 {
 }
 
 func (r *briefBytes) varint() int64 {
-	v, n := binary.Varint(r.data)
-	if n <= 0 {
-		r.bad, r.data = true, nil
-		return 0
-	}
-	r.data = r.data[n:]
-	return v
+	u := r.uvarint() // zig-zag, as binary.AppendVarint writes it
+	return int64(u>>1) ^ -int64(u&1)
 }
 
 func (r *briefBytes) bytes() []byte {
