@@ -52,7 +52,9 @@ func Open(ctx context.Context, path string, opt Options) (*Store, error) {
 	dsn := func(extra string) string {
 		return "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(" + opt.Sync + ")&_pragma=foreign_keys(off)" + extra
 	}
-	w, err := sql.Open("sqlite", dsn("&_txlock=immediate"))
+	// temp_store in memory: the statement journal a save of records needs
+	// (their triggers keep component_traces) stays off the disk
+	w, err := sql.Open("sqlite", dsn("&_txlock=immediate&_pragma=temp_store(MEMORY)"))
 	if err != nil {
 		return nil, fmt.Errorf("open store %q: %w", path, err)
 	}
