@@ -29,6 +29,10 @@
 // Side effects that happen once per closed record in one process (the
 // onClose hook) run in every replica.
 //
+// Replicas run one version of podtrace: a migration may add a column that
+// every save writes (migration 2: the record's brief and its component
+// trace ids), which a replica of an older version would leave stale.
+//
 // # Text
 //
 // PostgreSQL text cannot hold NUL bytes or invalid UTF-8, which hostile or
