@@ -30,7 +30,7 @@
 // onClose hook) run in every replica.
 //
 // Replicas run one version of podtrace: a migration may add a column that
-// every save writes (migration 2: the record's brief and its component
+// every save writes (migration 3: the record's brief and its component
 // trace ids), which a replica of an older version would leave stale.
 //
 // # Text

@@ -151,7 +151,7 @@ func migrate(ctx context.Context, pool *pgxpool.Pool) error {
 // its transaction.
 func goStep(version int) func(context.Context, pgx.Tx) error {
 	switch version {
-	case 2:
+	case 3:
 		return fillBriefs
 	}
 	return nil
@@ -402,7 +402,7 @@ func (rr *recordRows) args() []any {
 		rr.codes, rr.owners, rr.traces, rr.briefs, rr.spanTraces, rr.bodies}
 }
 
-// fillBriefs is the Go step of migration 2: the brief columns of the rows
+// fillBriefs is the Go step of migration 3: the brief columns of the rows
 // saved before it, computed from their bodies.
 func fillBriefs(ctx context.Context, tx pgx.Tx) error {
 	var last podtrace.Key
