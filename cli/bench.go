@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -25,6 +26,7 @@ func runBench(ctx context.Context, env Env, args []string) error {
 	copies := fs.Int("copies", 200, "copies of the capture in the synthetic log")
 	capture := fs.String("capture", "", "audit log to replicate (default: the shipped kwok-only capture)")
 	keep := fs.String("dir", "", "work directory to keep (default: a temporary one, removed)")
+	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the whole-pipeline replay to this file")
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
@@ -70,7 +72,20 @@ func runBench(ctx context.Context, env Env, args []string) error {
 	if err != nil {
 		return err
 	}
+	if *cpuprofile != "" {
+		pf, err := os.Create(*cpuprofile)
+		if err != nil {
+			return err
+		}
+		defer pf.Close()
+		if err := pprof.StartCPUProfile(pf); err != nil {
+			return err
+		}
+	}
 	sum, err := replayFiles(ctx, env, filepath.Join(dir, "bench.db"), "bench", []string{logPath}, false)
+	if *cpuprofile != "" {
+		pprof.StopCPUProfile()
+	}
 	if err != nil {
 		return err
 	}

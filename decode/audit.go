@@ -101,6 +101,19 @@ type Stats struct {
 	LastError error // the latest malformed-item error, for a summary line
 }
 
+// Add adds o's counts to s (and keeps o's LastError if it has one): the
+// totals of decoders that shared the work.
+func (s *Stats) Add(o Stats) {
+	s.Events += o.Events
+	s.Relevant += o.Relevant
+	s.Skipped += o.Skipped
+	s.Malformed += o.Malformed
+	s.Bytes += o.Bytes
+	if o.LastError != nil {
+		s.LastError = o.LastError
+	}
+}
+
 // Decoder decodes audit JSON. It is not safe for concurrent use.
 type Decoder struct {
 	// KeepRaw makes the decoder attach redacted raw bytes to each relevant

@@ -47,6 +47,7 @@ type Stats struct {
 	DroppedWaiting int64 // held events dropped at the bound
 	Restored       int64 // pods loaded back from the store
 	Evicted        int64 // pods dropped from memory
+	Reapplied      int64 // events skipped: already in the pod's saved state
 }
 
 // Machine applies audit events to pods. It is not safe for concurrent use:
@@ -111,6 +112,14 @@ func (m *Machine) Now() time.Time { return unix(m.now) }
 // Apply applies one event. Events the machine cannot attribute yet are held
 // and applied when their pod appears.
 func (m *Machine) Apply(ev *decode.Event) error {
+	return m.ApplySeq(ev, 0)
+}
+
+// ApplySeq is Apply for an event at journal position seq (> 0): an event
+// at or below the pod's Seq is already in its state (the pod was saved
+// after it, and the journal's tail is being applied again after a crash)
+// and is skipped, counted in Stats.Reapplied.
+func (m *Machine) ApplySeq(ev *decode.Event, seq int64) error {
 	failed := ev.Code >= 400
 	r := m.rules[ruleKey(ev.Verb, ev.Ref.Resource, ev.Ref.Subresource, failed)]
 	if r == nil {
@@ -134,6 +143,13 @@ func (m *Machine) Apply(ev *decode.Event) error {
 	p, err := m.pod(uid)
 	if err != nil {
 		return err
+	}
+	if seq > 0 {
+		if seq <= p.Seq {
+			m.Stats.Reapplied++
+			return nil
+		}
+		p.Seq = seq
 	}
 	known := p.Name != ""
 	if p.Namespace == "" {

@@ -153,6 +153,9 @@ type Pod struct {
 	Grace       int64            `json:"dgrace,omitempty"` // grace period of the delete request
 	Spans       []SpanRef        `json:"spans,omitempty"`
 	LastSeen    int64            `json:"seen"` // latest event time, unix ns
+	// Seq is the journal seq of the last event applied (ApplySeq): an
+	// event at or below it is already in this state and is skipped.
+	Seq int64 `json:"jseq,omitempty"`
 	// Reported lists the records already reported closed (kind/seq), so
 	// each closure is reported once, across restarts too.
 	Reported []string `json:"rep,omitempty"`

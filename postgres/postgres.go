@@ -259,6 +259,9 @@ func (s *Store) Save(ctx context.Context, c podtrace.Commit) error {
 		if err := saveRecords(ctx, tx, recs, c.Applied); err != nil {
 			return err
 		}
+		if c.Partial {
+			return nil
+		}
 		if c.Applied > 0 {
 			if _, err := tx.Exec(ctx, `INSERT INTO progress (name, value) VALUES ($1, $2)
 				ON CONFLICT (name) DO UPDATE SET value = greatest(progress.value, excluded.value)`, text("applied/"+c.Cluster), c.Applied); err != nil {

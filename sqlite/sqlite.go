@@ -176,8 +176,18 @@ func scanEvents(rows *sql.Rows) ([]podtrace.JournalEvent, error) {
 	return out, rows.Err()
 }
 
-// Save implements podtrace.Store.
+// Save implements podtrace.Store. Records are encoded before the write
+// transaction starts, to hold the one writer connection as briefly as
+// possible (the journal's appends wait for it).
 func (s *Store) Save(ctx context.Context, c podtrace.Commit) error {
+	bodies := make([][]byte, len(c.Records))
+	for i := range c.Records {
+		body, err := json.Marshal(&c.Records[i])
+		if err != nil {
+			return fmt.Errorf("encode record %s: %w", c.Records[i].UID, err)
+		}
+		bodies[i] = body
+	}
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("save: %w", err)
@@ -207,12 +217,7 @@ func (s *Store) Save(ctx context.Context, c podtrace.Commit) error {
 			return fmt.Errorf("save records: %w", err)
 		}
 		for i := range c.Records {
-			r := &c.Records[i]
-			body, err := json.Marshal(r)
-			if err != nil {
-				st.Close()
-				return fmt.Errorf("encode record %s: %w", r.UID, err)
-			}
+			r, body := &c.Records[i], bodies[i]
 			var fin any
 			if r.Finished != nil {
 				fin = r.Finished.UnixNano()
@@ -225,13 +230,16 @@ func (s *Store) Save(ctx context.Context, c podtrace.Commit) error {
 		}
 		st.Close()
 	}
-	if c.Applied > 0 {
+	if c.Applied > 0 && !c.Partial {
 		// never backwards: replicas of one cluster save their own positions
 		if _, err := tx.ExecContext(ctx, `INSERT INTO progress (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = max(value, excluded.value)`, "applied/"+c.Cluster, c.Applied); err != nil {
 			return fmt.Errorf("save progress applied/%s: %w", c.Cluster, err)
 		}
 	}
 	for name, v := range c.Offsets {
+		if c.Partial {
+			break
+		}
 		if err := setProgress(ctx, tx, "offset/"+name, v); err != nil {
 			return err
 		}

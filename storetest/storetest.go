@@ -242,6 +242,21 @@ func testProgress(t *testing.T, st podtrace.Store) {
 	if n := must[int64](t)(st.Applied(ctx, "b")); n != 0 {
 		t.Errorf("applied of another cluster: %d", n)
 	}
+	// a part of a save split in parts saves pods, never the positions
+	part := podtrace.Commit{Cluster: "a", Applied: 20, Offsets: map[string]int64{"file": 900}, Partial: true,
+		Pods: []podtrace.PodState{pod("a", "u-part", "ns", "p", 1, `{"uid":"u-part"}`)}}
+	if err := st.Save(ctx, part); err != nil {
+		t.Fatal(err)
+	}
+	if n := must[int64](t)(st.Applied(ctx, "a")); n != 10 {
+		t.Errorf("a partial save moved applied to %d, want 10", n)
+	}
+	if n := must[int64](t)(st.Offset(ctx, "file")); n != 20 {
+		t.Errorf("a partial save moved the offset to %d, want 20", n)
+	}
+	if _, err := st.LoadPod(ctx, "a", "u-part"); err != nil {
+		t.Errorf("the pod of a partial save: %v", err)
+	}
 }
 
 func pod(cluster, uid, ns, name string, created int64, state string) podtrace.PodState {
