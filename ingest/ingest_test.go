@@ -95,7 +95,7 @@ func TestRecoverAfterPartialSave(t *testing.T) {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	cfg := ingest.DefaultConfig()
 	cfg.Cluster = "c"
-	cfg.SavePods = 1 << 20 // the first save in one part
+	cfg.SavePods = 1 << 20        // the first save in one part
 	cfg.FlushInterval = time.Hour // saves only when asked: at Close
 
 	raw, err := sqlite.Open(ctx, path, sqlite.Options{})
