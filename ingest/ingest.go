@@ -77,7 +77,7 @@ type Config struct {
 
 // DefaultConfig returns the defaults.
 func DefaultConfig() Config {
-	return Config{Cluster: "default", QueueEvents: 200_000, FlushInterval: 500 * time.Millisecond, FlushEvents: 100_000, SavePods: 128, Lifecycle: lifecycle.DefaultConfig()}
+	return Config{Cluster: "default", QueueEvents: 200_000, FlushInterval: 500 * time.Millisecond, FlushEvents: 100_000, SavePods: 32, Lifecycle: lifecycle.DefaultConfig()}
 }
 
 // Batch is a set of decoded events from one source delivery (a webhook
