@@ -150,7 +150,7 @@ func (r *Reader) Replay(ctx context.Context, path string, progress Progress) err
 		defer close(work)
 		defer close(order)
 		var last time.Time
-		b := &block{done: make(chan struct{})}
+		b := newBlock()
 		send := func() bool {
 			select {
 			case order <- b:
@@ -162,7 +162,7 @@ func (r *Reader) Replay(ctx context.Context, path string, progress Progress) err
 			case <-ctx.Done():
 				return false
 			}
-			b = &block{done: make(chan struct{})}
+			b = newBlock()
 			return true
 		}
 		readErr = readLines(lines, func(line []byte) error {
@@ -231,6 +231,10 @@ type block struct {
 	err     error // the last line-level error
 	errLine int   // its line within the block
 	done    chan struct{}
+}
+
+func newBlock() *block {
+	return &block{data: make([]byte, 0, blockBytes+64<<10), lines: make([]int, 0, 1024), done: make(chan struct{})}
 }
 
 func (b *block) decode(d *decode.Decoder) {

@@ -8,9 +8,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"runtime/pprof"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/podtrace/podtrace/decode"
@@ -85,7 +87,9 @@ func runBench(ctx context.Context, env Env, args []string) error {
 			return err
 		}
 	}
+	cpu0 := cpuTime()
 	sum, err := replayFiles(ctx, env, filepath.Join(dir, "bench.db"), "bench", []string{logPath}, false)
+	cpu := cpuTime() - cpu0
 	if *cpuprofile != "" {
 		pprof.StopCPUProfile()
 	}
@@ -98,6 +102,8 @@ func runBench(ctx context.Context, env Env, args []string) error {
 	fmt.Fprintf(env.Stdout, "whole pipeline into SQLite:      %8.1f MB/s  %10.0f events/s  (%.2fx the Valid pass)\n",
 		mbps(sum.Elapsed), float64(sum.Events)/sum.Elapsed.Seconds(), valid.Seconds()/sum.Elapsed.Seconds())
 	fmt.Fprintf(env.Stdout, "replay: %s\n", sum)
+	fmt.Fprintf(env.Stdout, "replay CPU time: %.2f s on %d cores (%.0f events, %.1f MB per CPU-second: on a busy machine, what a free core does)\n",
+		cpu.Seconds(), runtime.GOMAXPROCS(0), float64(sum.Events)/cpu.Seconds(), float64(size)/1e6/cpu.Seconds())
 	fmt.Fprintf(env.Stdout, "peak RSS: %s\n", peakRSS())
 	if *webhookFor <= 0 {
 		return nil
@@ -167,6 +173,15 @@ func timedPass(path string, fn func([]byte)) (time.Duration, error) {
 		}
 	}
 	return time.Since(start), nil
+}
+
+// cpuTime is the process's user and system CPU time so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // peakRSS reads the process's peak resident set size (Linux).
