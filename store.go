@@ -97,6 +97,10 @@ type Store interface {
 
 	// LoadPod returns a pod's stored state, or ErrNotFound.
 	LoadPod(ctx context.Context, cluster, uid string) (PodState, error)
+	// EventUID returns the pod uid journaled with the event key
+	// (auditID/stage), or ErrNotFound (no such event, or one that named its
+	// pod only by name).
+	EventUID(ctx context.Context, cluster, key string) (string, error)
 	// PodsNamed returns the pods that bore namespace/name.
 	PodsNamed(ctx context.Context, cluster, namespace, name string) ([]PodState, error)
 

@@ -21,6 +21,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -80,10 +81,32 @@ func DefaultConfig() Config {
 	return Config{Cluster: "default", QueueEvents: 200_000, FlushInterval: 500 * time.Millisecond, FlushEvents: 100_000, SavePods: 32, Lifecycle: lifecycle.DefaultConfig()}
 }
 
+// EntryHandler is an Analyzer that owns a kind of journal entry other than
+// audit events: component spans (package correlate). Sources journal such
+// entries with Enqueue (Batch.Kind and Batch.Entries), acknowledged once
+// durable like audit events; the apply goroutine hands them to
+// ApplyEntries in journal order, with their seqs. After a restart the
+// entries from Oldest on are applied again (entries are applied once into
+// state that is saved, but may also wait in memory, e.g. spans held for a
+// pod not seen yet), so ApplyEntries must be idempotent. A pipeline finds
+// its handlers among its analyzers.
+type EntryHandler interface {
+	Analyzer
+	// EntryKind names the kind: letters only, unique in a pipeline.
+	EntryKind() string
+	ApplyEntries(m *lifecycle.Machine, entries []podtrace.JournalEvent)
+	// Oldest is the seq of the oldest applied entry still kept only in
+	// memory; 0 if none.
+	Oldest() int64
+}
+
 // Batch is a set of decoded events from one source delivery (a webhook
-// request, a chunk of a file).
+// request, a chunk of a file), or of entries of one kind (Kind, Entries:
+// Key unique within the kind, Time, Body; the pipeline sets the rest).
 type Batch struct {
-	Events []*decode.Event
+	Events  []*decode.Event
+	Kind    string
+	Entries []podtrace.JournalEvent
 	// Offsets to save once the batch is applied (e.g. a file position).
 	Offsets map[string]int64
 }
@@ -125,6 +148,7 @@ type Pipeline struct {
 	store     podtrace.Store
 	machine   *lifecycle.Machine
 	analyzers []Analyzer
+	handlers  map[string]EntryHandler // by kind
 	onClose   func(p *lifecycle.Pod, r *podtrace.Record)
 	log       *slog.Logger
 	subs      chan submission
@@ -150,10 +174,32 @@ func New(cfg Config, store podtrace.Store, analyzers []Analyzer, onClose func(p 
 		cfg: cfg, store: store, analyzers: analyzers, onClose: onClose, log: log,
 		subs: make(chan submission, 1024), applyq: make(chan committed, 16),
 		stop: make(chan struct{}), done: make(chan struct{}),
-		offsets: map[string]int64{},
+		offsets: map[string]int64{}, handlers: map[string]EntryHandler{},
+	}
+	for _, a := range analyzers {
+		if h, ok := a.(EntryHandler); ok {
+			p.handlers[h.EntryKind()] = h
+		}
 	}
 	p.machine = lifecycle.New(cfg.Lifecycle, loader{p})
 	return p
+}
+
+// heldProgress names the saved position of the oldest entry a handler kept
+// only in memory.
+func (p *Pipeline) heldProgress() string { return "held/" + p.cfg.Cluster }
+
+// entryKind is the handled kind of a journal key, or "" for an audit event
+// (whose keys are "<auditID>/<stage>").
+func (p *Pipeline) entryKind(key string) string {
+	i := strings.IndexByte(key, ':')
+	if i <= 0 {
+		return ""
+	}
+	if _, ok := p.handlers[key[:i]]; !ok {
+		return ""
+	}
+	return key[:i]
 }
 
 // Start recovers from the journal (re-applying events after the last saved
@@ -164,6 +210,9 @@ func (p *Pipeline) Start(ctx context.Context) error {
 		return fmt.Errorf("recover: %w", err)
 	}
 	p.applied = applied
+	if err := p.reapplyHeld(ctx); err != nil {
+		return fmt.Errorf("recover: %w", err)
+	}
 	recovered, err := p.catchUp(ctx)
 	if err != nil {
 		return fmt.Errorf("recover: %w", err)
@@ -185,7 +234,12 @@ func (p *Pipeline) Start(ctx context.Context) error {
 // room. The returned channel receives nil once the batch is durable in the
 // journal, or the error that stopped it.
 func (p *Pipeline) Enqueue(ctx context.Context, b Batch, block bool) (<-chan error, error) {
-	n := int64(len(b.Events))
+	if len(b.Entries) > 0 {
+		if _, ok := p.handlers[b.Kind]; !ok {
+			return nil, fmt.Errorf("ingest: no handler for entries of kind %q", b.Kind)
+		}
+	}
+	n := int64(len(b.Events) + len(b.Entries))
 	if !block && p.Stats.Queued.Load()+n > int64(p.cfg.QueueEvents) && p.Stats.Queued.Load() > 0 {
 		p.Stats.Overloaded.Add(n)
 		return nil, ErrOverloaded
@@ -314,12 +368,15 @@ func (p *Pipeline) journal() {
 func (p *Pipeline) commit(ctx context.Context, group []submission) committed {
 	var total int
 	for _, s := range group {
-		total += len(s.batch.Events)
+		total += len(s.batch.Events) + len(s.batch.Entries)
 	}
 	c := committed{group: group, js: make([]podtrace.JournalEvent, 0, total)}
 	for _, s := range group {
 		for _, ev := range s.batch.Events {
 			c.js = append(c.js, p.journalEvent(ev))
+		}
+		for _, e := range s.batch.Entries {
+			c.js = append(c.js, podtrace.JournalEvent{Cluster: p.cfg.Cluster, Key: s.batch.Kind + ":" + e.Key, Time: e.Time, Body: e.Body})
 		}
 	}
 	if total > 0 {
@@ -385,6 +442,7 @@ func (p *Pipeline) run() {
 // catchUp applies the journal past the applied position.
 func (p *Pipeline) catchUp(ctx context.Context) (int, error) {
 	var d decode.Decoder
+	var run entryRun
 	n := 0
 	for {
 		evs, err := p.store.EventsAfter(ctx, p.cfg.Cluster, p.applied, 5000)
@@ -392,14 +450,73 @@ func (p *Pipeline) catchUp(ctx context.Context) (int, error) {
 			return n, err
 		}
 		if len(evs) == 0 {
+			run.flush(p)
 			return n, nil
 		}
 		for _, je := range evs {
-			d.Decode(je.Body, func(ev *decode.Event) { p.apply(ev, je.Seq) })
+			if kind := p.entryKind(je.Key); kind != "" {
+				run.add(p, kind, je)
+			} else {
+				run.flush(p)
+				d.Decode(je.Body, func(ev *decode.Event) { p.apply(ev, je.Seq) })
+			}
 			p.applied = je.Seq
 			n++
 		}
+		run.flush(p) // before the next read: the entries' bodies are the page's
 	}
+}
+
+// reapplyHeld applies again, after a restart, the entries from the oldest
+// one a handler kept only in memory up to the applied position (what comes
+// after it, catchUp applies).
+func (p *Pipeline) reapplyHeld(ctx context.Context) error {
+	from, err := p.store.Offset(ctx, p.heldProgress())
+	if err != nil || from <= 0 || len(p.handlers) == 0 {
+		return err
+	}
+	var run entryRun
+	for after := from - 1; after < p.applied; {
+		evs, err := p.store.EventsAfter(ctx, p.cfg.Cluster, after, 5000)
+		if err != nil || len(evs) == 0 {
+			return err
+		}
+		for _, je := range evs {
+			if je.Seq > p.applied {
+				break
+			}
+			if kind := p.entryKind(je.Key); kind != "" {
+				run.add(p, kind, je)
+			}
+		}
+		run.flush(p)
+		after = evs[len(evs)-1].Seq
+	}
+	return nil
+}
+
+// entryRun gathers consecutive journal entries of one kind, to hand them to
+// their handler together, in journal order.
+type entryRun struct {
+	kind    string
+	entries []podtrace.JournalEvent
+}
+
+func (r *entryRun) add(p *Pipeline, kind string, je podtrace.JournalEvent) {
+	if kind != r.kind {
+		r.flush(p)
+		r.kind = kind
+	}
+	je.Key = je.Key[len(kind)+1:]
+	r.entries = append(r.entries, je)
+}
+
+func (r *entryRun) flush(p *Pipeline) {
+	if len(r.entries) > 0 {
+		p.handlers[r.kind].ApplyEntries(p.machine, r.entries)
+		p.sinceSave += len(r.entries)
+	}
+	r.kind, r.entries = "", nil
 }
 
 func (p *Pipeline) catchUpAndReport(ctx context.Context) {
@@ -416,11 +533,27 @@ func (p *Pipeline) catchUpAndReport(ctx context.Context) {
 func (p *Pipeline) applyCommitted(c committed) {
 	i := 0
 	for _, s := range c.group {
-		n := len(s.batch.Events)
+		n := len(s.batch.Events) + len(s.batch.Entries)
 		if s.fn != nil {
 			s.fn(p.machine)
 			p.sinceSave++
 			continue
+		}
+		if c.err == nil && len(s.batch.Entries) > 0 {
+			var run entryRun
+			for range s.batch.Entries {
+				if c.added[i] {
+					p.Stats.Journaled.Add(1)
+					if !p.cfg.SharedJournal {
+						run.add(p, s.batch.Kind, c.js[i])
+						p.applied = c.js[i].Seq
+					}
+				} else {
+					p.Stats.Duplicates.Add(1)
+				}
+				i++
+			}
+			run.flush(p)
 		}
 		if c.err == nil {
 			for _, ev := range s.batch.Events {
@@ -519,6 +652,9 @@ func (p *Pipeline) save(ctx context.Context) error {
 		}
 		if !c.Partial {
 			c.Offsets = p.offsets
+			if len(p.handlers) > 0 {
+				c.Offsets[p.heldProgress()] = p.oldestHeld()
+			}
 		}
 		if err := p.store.Save(ctx, c); err != nil {
 			p.machine.MarkDirty(pods)
@@ -542,6 +678,18 @@ func (p *Pipeline) save(ctx context.Context) error {
 	p.Stats.OpenPods.Store(int64(p.machine.Len()))
 	p.Stats.Pods.Store(p.machine.Stats.Pods)
 	return nil
+}
+
+// oldestHeld is the seq of the oldest entry any handler keeps only in
+// memory, 0 if none.
+func (p *Pipeline) oldestHeld() int64 {
+	var oldest int64
+	for _, h := range p.handlers {
+		if o := h.Oldest(); o > 0 && (oldest == 0 || o < oldest) {
+			oldest = o
+		}
+	}
+	return oldest
 }
 
 func recordKey(r *podtrace.Record) string {

@@ -411,6 +411,19 @@ func (s *Store) LoadPod(ctx context.Context, cluster, uid string) (podtrace.PodS
 	return p, nil
 }
 
+// EventUID implements podtrace.Store.
+func (s *Store) EventUID(ctx context.Context, cluster, key string) (string, error) {
+	var uid string
+	err := s.pool.QueryRow(ctx, `SELECT uid FROM journal WHERE cluster = $1 AND key = $2`, text(cluster), text(key)).Scan(&uid)
+	if errors.Is(err, pgx.ErrNoRows) || (err == nil && uid == "") {
+		return "", podtrace.ErrNotFound
+	}
+	if err != nil {
+		return "", fmt.Errorf("event %s: %w", key, err)
+	}
+	return uid, nil
+}
+
 // PodsNamed implements podtrace.Store.
 func (s *Store) PodsNamed(ctx context.Context, cluster, namespace, name string) ([]podtrace.PodState, error) {
 	rows, err := s.pool.Query(ctx, `SELECT uid, created, last_seen FROM pods WHERE cluster = $1 AND namespace = $2 AND name = $3 ORDER BY created, uid`,

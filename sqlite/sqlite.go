@@ -309,6 +309,19 @@ func (s *Store) LoadPod(ctx context.Context, cluster, uid string) (podtrace.PodS
 	return p, nil
 }
 
+// EventUID implements podtrace.Store.
+func (s *Store) EventUID(ctx context.Context, cluster, key string) (string, error) {
+	var uid string
+	err := s.r.QueryRowContext(ctx, `SELECT uid FROM journal WHERE cluster = ? AND key = ?`, cluster, key).Scan(&uid)
+	if errors.Is(err, sql.ErrNoRows) || (err == nil && uid == "") {
+		return "", podtrace.ErrNotFound
+	}
+	if err != nil {
+		return "", fmt.Errorf("event %s: %w", key, err)
+	}
+	return uid, nil
+}
+
 // PodsNamed implements podtrace.Store.
 func (s *Store) PodsNamed(ctx context.Context, cluster, namespace, name string) ([]podtrace.PodState, error) {
 	rows, err := s.w.QueryContext(ctx, `SELECT uid, created, last_seen FROM pods WHERE cluster = ? AND namespace = ? AND name = ? ORDER BY created`, cluster, namespace, name)

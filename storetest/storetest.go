@@ -45,6 +45,7 @@ func Run(t *testing.T, open Open) {
 		{"Records", testRecords},
 		{"RecordPages", testRecordPages},
 		{"PodEvents", testPodEvents},
+		{"EventUID", testEventUID},
 		{"DeleteBefore", testDeleteBefore},
 		{"Pipeline", testPipeline},
 	} {
@@ -428,6 +429,24 @@ func testRecordPages(t *testing.T, st podtrace.Store) {
 	}
 	if !sort.SliceIsSorted(all, func(i, j int) bool { return all[i].Created.After(all[j].Created) }) {
 		t.Fatal("records are not newest first")
+	}
+}
+
+func testEventUID(t *testing.T, st podtrace.Store) {
+	evs := []podtrace.JournalEvent{
+		ev("a", "id-1/ResponseComplete", "uid-1", "ns", "p", t0),
+		ev("a", "id-2/ResponseComplete", "", "ns", "q", t0), // named by name only
+	}
+	if _, err := st.AppendEvents(ctx, evs); err != nil {
+		t.Fatal(err)
+	}
+	if uid, err := st.EventUID(ctx, "a", "id-1/ResponseComplete"); err != nil || uid != "uid-1" {
+		t.Errorf("EventUID = %q, %v; want uid-1", uid, err)
+	}
+	for _, c := range []struct{ cluster, key string }{{"a", "id-2/ResponseComplete"}, {"a", "id-3/ResponseComplete"}, {"b", "id-1/ResponseComplete"}} {
+		if uid, err := st.EventUID(ctx, c.cluster, c.key); !errors.Is(err, podtrace.ErrNotFound) {
+			t.Errorf("EventUID(%s, %s) = %q, %v; want ErrNotFound", c.cluster, c.key, uid, err)
+		}
 	}
 }
 
