@@ -86,7 +86,7 @@ func replayFiles(ctx context.Context, env Env, db, cluster string, files []strin
 	if err := p.Start(ctx); err != nil {
 		return replaySummary{}, err
 	}
-	joiner.Start(p, st)
+	joiner.Start(p)
 	r := auditfile.NewReader(p)
 	var sum replaySummary
 	for _, f := range auditFiles {

@@ -79,19 +79,6 @@ func (h *held) take(k key) []item {
 	return out
 }
 
-// oldest is the smallest journal seq of the spans held, 0 if none.
-func (h *held) oldest() int64 {
-	var o int64
-	for _, hs := range h.byKey {
-		for i := range hs {
-			if s := hs[i].it.jseq; s > 0 && (o == 0 || s < o) {
-				o = s
-			}
-		}
-	}
-	return o
-}
-
 // remove drops the span r names, if still held.
 func (h *held) remove(r heldRef) bool {
 	hs := h.byKey[r.k]

@@ -94,6 +94,10 @@ type item struct {
 	jseq        int64 // its journal entry's seq
 }
 
+// appliedRun is a run of journal entries applied together: the first seq,
+// and the latest end of its spans.
+type appliedRun struct{ seq, end int64 }
+
 // entry is an item's journal entry body.
 type entry struct {
 	Ref         lifecycle.SpanRef `json:"ref"`
@@ -110,7 +114,6 @@ type Joiner struct {
 	metrics *Metrics
 	log     *slog.Logger
 	pipe    Pipeline
-	events  EventUIDs
 	closed  atomic.Bool
 
 	// owned by the pipeline's apply goroutine
@@ -118,6 +121,10 @@ type Joiner struct {
 	byTrace   *index[[16]byte] // trace of a span naming its pod → pod uid
 	byRuntime *index[string]   // sandbox or container id → pod uid
 	held      held
+	// recent lists the journal entries applied within HeldFor (event
+	// time), a run per ApplyEntries call: what the indexes and held spans
+	// were learned from, applied again after a restart (Oldest).
+	recent []appliedRun
 
 	Stats Stats
 }
@@ -145,18 +152,10 @@ func New(cfg Config, reg prometheus.Registerer, log *slog.Logger) (*Joiner, erro
 	return j, nil
 }
 
-// EventUIDs finds the pod of a journaled audit event (a podtrace.Store).
-type EventUIDs interface {
-	EventUID(ctx context.Context, cluster, key string) (string, error)
-}
-
 // Start makes ConsumeSpans journal spans in p, which must also run the
-// Joiner as an analyzer. events, if not nil, is asked for the pod of an
-// apiserver request span whose audit event the Joiner has not learned:
-// after a restart its index of audit ids starts empty.
-func (j *Joiner) Start(p Pipeline, events EventUIDs) {
+// Joiner as an analyzer.
+func (j *Joiner) Start(p Pipeline) {
 	j.pipe = p
-	j.events = events
 }
 
 // Close stops taking spans: ConsumeSpans fails after it. Call it before
@@ -238,12 +237,33 @@ func (j *Joiner) ApplyEntries(m *lifecycle.Machine, entries []podtrace.JournalEv
 		}
 		items = append(items, it)
 	}
+	if len(entries) > 0 {
+		run := appliedRun{seq: entries[0].Seq}
+		for i := range items {
+			run.end = max(run.end, items[i].ref.End)
+		}
+		j.recent = append(j.recent, run)
+	}
 	j.join(m, items)
+	cut := m.Now().UnixNano() - int64(j.cfg.HeldFor)
+	n := 0
+	for n < len(j.recent) && j.recent[n].end < cut {
+		n++
+	}
+	j.recent = j.recent[n:]
 }
 
 // Oldest implements ingest.EntryHandler: the journal seq of the oldest span
-// held, waiting for its pod.
-func (j *Joiner) Oldest() int64 { return j.held.oldest() }
+// applied within HeldFor. Spans held for their pod, and the trace and
+// runtime ids joined spans taught, live in memory only; applying the spans
+// from there again after a restart brings them back (a pod keeps a span
+// once, so those joined already are not added twice).
+func (j *Joiner) Oldest() int64 {
+	if len(j.recent) == 0 {
+		return 0
+	}
+	return j.recent[0].seq
+}
 
 func newItem(sp *otlp.Span, c class, rank uint8) item {
 	it := item{class: c, traceID: sp.TraceID, podUID: string(sp.Attrs.PodUID),
@@ -306,14 +326,12 @@ func (j *Joiner) auditPod(m *lifecycle.Machine, auditID string) (string, bool) {
 	if uid, ok := j.byAudit.get(auditID); ok {
 		return uid, true
 	}
-	if j.events == nil {
+	uid, err := m.JournaledPod(auditID + "/" + decode.StageResponseComplete)
+	if err != nil {
+		j.Stats.Errors.Add(1)
 		return "", false
 	}
-	uid, err := j.events.EventUID(context.Background(), j.cfg.Cluster, auditID+"/"+decode.StageResponseComplete)
-	if err != nil {
-		if !errors.Is(err, podtrace.ErrNotFound) {
-			j.Stats.Errors.Add(1)
-		}
+	if uid == "" {
 		return "", false
 	}
 	p, err := m.Lookup(uid)

@@ -72,7 +72,7 @@ func replay(t testing.TB, cfg correlate.Config, spansFirst bool, extra ...otlp.S
 	if err := p.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	j.Start(p, st)
+	j.Start(p)
 	spans := func() {
 		var d otlp.Decoder
 		if _, err := otlp.ReadFile(ctx, mixed+"otlp-raw.jsonl", func(pb []byte) error {

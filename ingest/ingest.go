@@ -714,6 +714,14 @@ func (l loader) LoadPod(uid string) (*lifecycle.Pod, error) {
 	return &pod, nil
 }
 
+func (l loader) EventUID(key string) (string, error) {
+	uid, err := l.p.store.EventUID(context.Background(), l.p.cfg.Cluster, key)
+	if errors.Is(err, podtrace.ErrNotFound) {
+		return "", nil
+	}
+	return uid, err
+}
+
 func (l loader) PodsNamed(namespace, name string) ([]lifecycle.Incarnation, error) {
 	sts, err := l.p.store.PodsNamed(context.Background(), l.p.cfg.Cluster, namespace, name)
 	if err != nil {

@@ -192,6 +192,8 @@ func (l *memLoader) LoadPod(uid string) (*lifecycle.Pod, error) {
 	return &p, json.Unmarshal(b, &p)
 }
 
+func (l *memLoader) EventUID(string) (string, error) { return "", nil }
+
 func (l *memLoader) PodsNamed(ns, name string) ([]lifecycle.Incarnation, error) {
 	var out []lifecycle.Incarnation
 	for _, b := range l.pods {

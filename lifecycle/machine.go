@@ -14,10 +14,12 @@ import (
 var ErrNoRule = errors.New("no extraction rule for this event")
 
 // Loader restores pods that have left memory. A nil *Pod with a nil error
-// means the pod is unknown.
+// means the pod is unknown. EventUID is the uid of the pod a journaled
+// audit event (key auditID/stage) named, "" if none or unknown.
 type Loader interface {
 	LoadPod(uid string) (*Pod, error)
 	PodsNamed(namespace, name string) ([]Incarnation, error)
+	EventUID(key string) (string, error)
 }
 
 // Incarnation is one pod (uid) that bore a namespace/name, from its creation.

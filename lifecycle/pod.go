@@ -213,6 +213,15 @@ func (p *Pod) AddSpan(s SpanRef, limit int) bool {
 	return !dropped
 }
 
+// JournaledPod returns the uid of the pod the journaled audit event with the
+// key (auditID/stage) named, through the machine's Loader; "" if unknown.
+func (m *Machine) JournaledPod(key string) (string, error) {
+	if m.load == nil {
+		return "", nil
+	}
+	return m.load.EventUID(key)
+}
+
 // Lookup returns the pod with the uid if the machine knows it, in memory or
 // restored through its Loader, or nil; unlike Apply it never creates one.
 // Callers that change the pod mark it dirty (MarkDirty) to have it saved.

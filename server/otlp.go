@@ -103,7 +103,7 @@ func (o *spanSide) onClose(_ *lifecycle.Pod, r *podtrace.Record) {
 // listeners (none when read-only). The receiver it builds also serves
 // POST /v1/traces on http_addr.
 func (o *spanSide) start(ctx context.Context, p *ingest.Pipeline, st podtrace.Store, sec *security) error {
-	o.joiner.Start(p, st)
+	o.joiner.Start(p)
 	if o.cfg.OTLPForward != "" {
 		fc := otlp.DefaultForwardConfig()
 		fc.URL, fc.Sampling = o.cfg.OTLPForward, o.cfg.OTLPForwardSampling

@@ -102,7 +102,7 @@ func pipeline(t *testing.T, newExporter func(st podtrace.Store) *traceexport.Exp
 	if err := p.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	j.Start(p, st)
+	j.Start(p)
 	r := auditfile.NewReader(p)
 	if err := r.Replay(ctx, mixed+"audit.log", nil); err != nil {
 		t.Fatal(err)
