@@ -398,18 +398,24 @@ func firstByte(b []byte) byte {
 
 // isKind reports whether an object's first member is "kind": k.
 // Kubernetes writes kind first; an object without it is not of kind k here.
-func isKind(obj []byte, k string) bool {
+func isKind(obj []byte, k string) bool { return string(kindOf(obj)) == k }
+
+// kindOf returns the value of an object's first member if it is "kind",
+// else nil.
+func kindOf(obj []byte) []byte {
 	if len(obj) == 0 {
-		return false
+		return nil
 	}
 	var sc Scanner
 	sc.Reset(obj)
-	found := false
+	var kind []byte
 	sc.Object(func(key []byte) error {
-		found = string(key) == "kind" && string(sc.Bytes()) == k
+		if string(key) == "kind" {
+			kind = sc.Bytes()
+		}
 		return errFound
 	})
-	return found
+	return kind
 }
 
 var errFound = errors.New("found")
