@@ -19,6 +19,9 @@ var (
 	ErrNotAudit  = errors.New("not an audit.k8s.io Event or EventList")
 	ErrNoAuditID = errors.New("audit event without auditID")
 	ErrBadStage  = errors.New("audit event with unknown stage")
+	// ErrNoTime: a relevant event with neither stageTimestamp nor
+	// requestReceivedTimestamp.
+	ErrNoTime = errors.New("audit event without a timestamp")
 	// ErrInvalidJSON: a relevant event whose bytes are not strictly valid JSON.
 	ErrInvalidJSON = errors.New("invalid JSON")
 )
@@ -192,6 +195,13 @@ func (d *Decoder) finish(ev *Event, doc []byte, fn func(ev *Event)) error {
 	if !relevant(ev) {
 		d.Stats.Skipped++
 		return nil
+	}
+	if ev.Time.IsZero() {
+		ev.Time = ev.Received
+	}
+	if ev.Time.IsZero() {
+		d.Stats.Malformed++
+		return fmt.Errorf("audit event %s: %w", ev.AuditID, ErrNoTime)
 	}
 	if d.KeepRaw {
 		// the redaction pass is also the strict validation of what is kept

@@ -75,6 +75,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	pcfg.QueueEvents = cfg.QueueEvents
 	pcfg.FlushInterval = cfg.FlushInterval
 	pcfg.Lifecycle.IdleAfter = cfg.IdleAfter
+	pcfg.Lifecycle.MaxClockStep = cfg.MaxClockStep
 	pcfg.SharedJournal = cfg.sharedJournal()
 	analysis, err := NewAnalysis(cfg.Diagnosis, cfg.SLO)
 	if err != nil {
