@@ -189,11 +189,6 @@ func (c Config) Validate() error {
 	if c.MaxClockStep <= 0 {
 		bad("max_clock_step", "must be positive")
 	}
-	if c.IngestTokenFile != "" {
-		if _, err := os.Stat(c.IngestTokenFile); err != nil {
-			bad("ingest_token_file", "%v", err)
-		}
-	}
 	errs = append(errs, c.validateSecurity()...)
 	errs = append(errs, c.validateOTLP()...)
 	if err := c.Diagnosis.Validate(); err != nil {
