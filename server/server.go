@@ -82,11 +82,22 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		st.Close()
 		return nil, err
 	}
+	// replicas sharing the journal all close every record: the one that
+	// claims it first reports it (see claimingStore)
+	var pst podtrace.Store = st
+	var claims *claimingStore
+	if c, ok := st.(reportClaimer); ok && pcfg.SharedJournal {
+		claims = newClaimingStore(st, c, log)
+		pst = claims
+	}
 	onClose := func(p *lifecycle.Pod, r *podtrace.Record) {
+		if claims != nil && !claims.reports(r) {
+			return
+		}
 		s.spans.onClose(p, r)
 		delivered.Observe(p, r)
 	}
-	s.pipeline = ingest.New(pcfg, st, []ingest.Analyzer{analysis, s.spans.joiner}, onClose, log)
+	s.pipeline = ingest.New(pcfg, pst, []ingest.Analyzer{analysis, s.spans.joiner}, onClose, log)
 	if err := s.pipeline.Start(ctx); err != nil {
 		st.Close()
 		return nil, err
