@@ -414,23 +414,12 @@ func TestReplicas(t *testing.T) {
 	// counted by one of them only (the one that claims the record first)
 	st := openStore(t, dsn)
 	before, closedBefore := quiesce(t, a, b), closedCounts(t, st, "ha")
-	more := makeBatches(t, len(batches), 30, 100)
-	for i := range more {
-		send2 := func(p *proc) {
-			for try := 0; ; try++ {
-				code, err := loadgen.Post(context.Background(), client, "http://"+p.addr+"/audit", "", more[i])
-				if err == nil && code == http.StatusOK {
-					return
-				}
-				if try > 500 {
-					t.Fatalf("batch %d to %s: %d %v", i, p.addr, code, err)
-				}
-				time.Sleep(10 * time.Millisecond)
-			}
-		}
-		send2([]*proc{a, b}[i%2])
+	first := len(batches)
+	batches = append(batches, makeBatches(t, first, 30, 100)...)
+	for i := first; i < len(batches); i++ {
+		send([]*proc{a, b}[i%2], i)
 		if i%4 == 0 {
-			send2([]*proc{a, b}[1-i%2])
+			send([]*proc{a, b}[1-i%2], i)
 		}
 	}
 	after, closedAfter := quiesce(t, a, b), closedCounts(t, st, "ha")
@@ -443,7 +432,6 @@ func TestReplicas(t *testing.T) {
 			t.Errorf("%s: the replicas counted %v between them, for %v closed records", m, got, want)
 		}
 	}
-	batches = append(batches, more...)
 	a.stop()
 	b.stop()
 	checkJournal(t, st, "ha", batches)
@@ -481,9 +469,9 @@ func closedCounts(t *testing.T, st podtrace.Store, cluster string) map[string]fl
 	return out
 }
 
-// sumMetrics sums, over every series, each of onceMetrics in a process's
-// /metrics.
-func sumMetrics(t *testing.T, p *proc) map[string]float64 {
+// scrapeOnce reads a process's /metrics: the sum over every series of each
+// of onceMetrics, and the pipeline's applied and unmatched event counts.
+func scrapeOnce(t *testing.T, p *proc) (map[string]float64, string) {
 	t.Helper()
 	resp, err := http.Get("http://" + p.addr + "/metrics")
 	if err != nil {
@@ -491,19 +479,23 @@ func sumMetrics(t *testing.T, p *proc) map[string]float64 {
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
-	out := map[string]float64{}
+	sums := map[string]float64{}
+	var applied []string
 	for _, l := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(l, `podtrace_ingest_events_total{stage="applied"}`) || strings.HasPrefix(l, `podtrace_ingest_events_total{stage="unmatched"}`) {
+			applied = append(applied, l)
+		}
 		name, _, _ := strings.Cut(l, "{")
 		name, _, _ = strings.Cut(name, " ")
 		for _, m := range onceMetrics {
 			if name == m {
 				f := strings.Fields(l)
 				v, _ := strconv.ParseFloat(f[len(f)-1], 64)
-				out[m] += v
+				sums[m] += v
 			}
 		}
 	}
-	return out
+	return sums, strings.Join(applied, " ")
 }
 
 // quiesce waits until both replicas have applied and saved all they will
@@ -512,29 +504,15 @@ func sumMetrics(t *testing.T, p *proc) map[string]float64 {
 func quiesce(t *testing.T, a, b *proc) map[string]float64 {
 	t.Helper()
 	read := func() (map[string]float64, string) {
-		sum := map[string]float64{}
-		var applied []string
-		for _, p := range []*proc{a, b} {
-			for m, v := range sumMetrics(t, p) {
-				sum[m] += v
-			}
-			resp, err := http.Get("http://" + p.addr + "/metrics")
-			if err != nil {
-				t.Fatal(err)
-			}
-			body, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			for _, l := range strings.Split(string(body), "\n") {
-				if strings.HasPrefix(l, `podtrace_ingest_events_total{stage="applied"}`) || strings.HasPrefix(l, `podtrace_ingest_events_total{stage="unmatched"}`) {
-					applied = append(applied, l)
-				}
-			}
+		sa, aa := scrapeOnce(t, a)
+		sb, ab := scrapeOnce(t, b)
+		for m, v := range sb {
+			sa[m] += v
 		}
-		return sum, fmt.Sprint(sum, applied)
+		return sa, fmt.Sprint(sa, aa, ab)
 	}
 	_, last := read()
-	same := 0
-	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); {
+	for same, deadline := 0, time.Now().Add(60*time.Second); time.Now().Before(deadline); {
 		time.Sleep(700 * time.Millisecond)
 		sum, now := read()
 		if now != last {
