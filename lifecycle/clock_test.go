@@ -1,6 +1,7 @@
 package lifecycle_test
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"testing"
 	"time"
@@ -15,6 +16,15 @@ func shifted(ev *decode.Event, id string, d time.Duration) *decode.Event {
 	cp.AuditID = id
 	cp.Time = ev.Time.Add(d)
 	return &cp
+}
+
+// outliers are n events a day apart, from a day after ev.
+func outliers(ev *decode.Event, n int) []*decode.Event {
+	var out []*decode.Event
+	for i := range n {
+		out = append(out, shifted(ev, fmt.Sprintf("outlier-%d", i), time.Duration(i+1)*24*time.Hour))
+	}
+	return out
 }
 
 func latest(evs []*decode.Event) time.Time {
@@ -61,6 +71,8 @@ func TestClockBound(t *testing.T) {
 		{"a quiet spell of two hours, then two events", []*decode.Event{shifted(last, "later-1", 2*time.Hour), shifted(last, "later-2", 2*time.Hour+time.Second)}, last.Time.Add(2*time.Hour + time.Second), 1},
 		{"two lone outliers far apart", []*decode.Event{shifted(last, "future-1", 24*time.Hour), shifted(last, "future-2", 48*time.Hour)}, end, 2},
 		{"an event from the far past", []*decode.Event{shifted(last, "past-1", -100*365*24*time.Hour)}, end, 0},
+		{"a hundred lone outliers, then a quiet spell of two hours", append(outliers(last, 100),
+			shifted(last, "later-1", 2*time.Hour), shifted(last, "later-2", 2*time.Hour+time.Second)), last.Time.Add(2*time.Hour + time.Second), 101},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			all := append(append([]*decode.Event(nil), evs...), c.extra...)

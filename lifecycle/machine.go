@@ -48,7 +48,7 @@ func DefaultConfig() Config {
 	return Config{IdleAfter: 10 * time.Minute, MaxWaiting: 10000, MaxClockStep: 5 * time.Minute}
 }
 
-// maxAhead bounds the unconfirmed times a Machine remembers.
+// maxAhead bounds the unconfirmed times a Machine remembers (the nearest).
 const maxAhead = 64
 
 // Stats counts what a Machine did.
@@ -148,6 +148,18 @@ func (m *Machine) tick(t int64) {
 	}
 	if len(m.ahead) < maxAhead {
 		m.ahead = append(m.ahead, t)
+		return
+	}
+	// full: keep the nearest, so far-future outliers cannot crowd out the
+	// times that end a quiet spell
+	far := 0
+	for i, a := range m.ahead {
+		if a > m.ahead[far] {
+			far = i
+		}
+	}
+	if t < m.ahead[far] {
+		m.ahead[far] = t
 	}
 }
 

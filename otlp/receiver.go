@@ -131,7 +131,6 @@ func failureOf(err error) failure {
 var (
 	errUnauthorized = errors.New("missing or invalid bearer token")
 	errClientCert   = errors.New("a client certificate signed by the configured client CA is required")
-	errInFlight     = fmt.Errorf("%w: too many request bytes in flight", ErrOverloaded)
 )
 
 // message is what a client is told: its own data's faults in full, ours in
@@ -187,7 +186,7 @@ func (r *Receiver) admit(n int64) (release func(), err error) {
 	}
 	got, ok := r.opts.InFlight.Acquire(n)
 	if !ok {
-		return nil, errInFlight
+		return nil, fmt.Errorf("%w: too many request bytes in flight", ErrOverloaded)
 	}
 	return func() { r.opts.InFlight.Release(got) }, nil
 }
