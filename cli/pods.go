@@ -10,12 +10,11 @@ import (
 	"time"
 
 	"github.com/podtrace/podtrace"
-	"github.com/podtrace/podtrace/sqlite"
 )
 
 func runPods(ctx context.Context, env Env, args []string) error {
 	fs := flagSet("pods", env)
-	db := fs.String("db", defaultDB(), "SQLite database file")
+	where := storeFlag(fs)
 	ns := fs.String("n", "", "namespace")
 	fs.StringVar(ns, "namespace", "", "namespace")
 	cluster := fs.String("cluster", "", "cluster")
@@ -30,7 +29,7 @@ func runPods(ctx context.Context, env Env, args []string) error {
 	if *out != "table" && *out != "json" {
 		return fmt.Errorf("-o %q: want table or json", *out)
 	}
-	st, err := sqlite.Open(ctx, *db, sqlite.Options{})
+	st, err := openStore(ctx, where(), "")
 	if err != nil {
 		return err
 	}
@@ -84,7 +83,7 @@ func codes(fs []podtrace.Finding) string {
 
 func runExplain(ctx context.Context, env Env, args []string) error {
 	fs := flagSet("explain", env)
-	db := fs.String("db", defaultDB(), "SQLite database file")
+	where := storeFlag(fs)
 	cluster := fs.String("cluster", "", "cluster")
 	out := fs.String("o", "text", "output: text or json")
 	pos, err := parse(fs, args)
@@ -92,13 +91,13 @@ func runExplain(ctx context.Context, env Env, args []string) error {
 		return err
 	}
 	if len(pos) != 1 {
-		fmt.Fprintln(env.Stderr, "usage: podtrace explain [--db PATH] NAMESPACE/NAME | UID [-o text|json]")
+		fmt.Fprintln(env.Stderr, "usage: podtrace explain [--db PATH | --postgres-dsn URL] NAMESPACE/NAME | UID [-o text|json]")
 		return errUsage
 	}
 	if *out != "text" && *out != "json" {
 		return fmt.Errorf("-o %q: want text or json", *out)
 	}
-	st, err := sqlite.Open(ctx, *db, sqlite.Options{})
+	st, err := openStore(ctx, where(), "")
 	if err != nil {
 		return err
 	}
@@ -114,7 +113,7 @@ func runExplain(ctx context.Context, env Env, args []string) error {
 		return err
 	}
 	if len(recs) == 0 {
-		return fmt.Errorf("no pod %q in %s", pos[0], *db)
+		return fmt.Errorf("no pod %q in %s", pos[0], storeName(where()))
 	}
 	// oldest first: the story in order
 	for i, j := 0, len(recs)-1; i < j; i, j = i+1, j-1 {
