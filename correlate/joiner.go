@@ -318,10 +318,10 @@ func (j *Joiner) join(m *lifecycle.Machine, items []item) {
 	j.Stats.Held.Store(int64(j.held.n))
 }
 
-// auditPod is the pod of the audit event with the id: learned from the
-// pods saved since start; or else, when the journal names the event's pod
-// (the event came before a restart, which empties the index), learned from
-// that pod; or not known yet.
+// auditPod is the pod of the audit event with the id: learned as the event
+// was applied (ObserveAudit); or else, when the event was applied before a
+// restart, which empties the index, the pod the journal names; or not
+// known yet.
 func (j *Joiner) auditPod(m *lifecycle.Machine, auditID string) (string, bool) {
 	if uid, ok := j.byAudit.get(auditID); ok {
 		return uid, true
@@ -334,15 +334,18 @@ func (j *Joiner) auditPod(m *lifecycle.Machine, auditID string) (string, bool) {
 	if uid == "" {
 		return "", false
 	}
-	p, err := m.Lookup(uid)
-	if err != nil || p == nil {
-		return "", false
+	j.byAudit.put(auditID, uid)
+	return uid, true
+}
+
+// ObserveAudit implements ingest.AuditObserver: it learns the pod of every
+// applied audit event and joins the request spans held for it, so a request
+// joins its pod whichever came first, and whenever the pods are saved.
+func (j *Joiner) ObserveAudit(m *lifecycle.Machine, ev *decode.Event, uid string) {
+	j.byAudit.put(ev.AuditID, uid)
+	for _, it := range j.held.take(key{byAudit, ev.AuditID}) {
+		j.attach(m, uid, &it)
 	}
-	// the ids the pod's state records, as Analyze learns them: a request
-	// joins only through those, whatever the order spans and events came in
-	j.learnPod(p)
-	m.MarkDirty([]*lifecycle.Pod{p}) // spans held for those ids may have joined
-	return j.byAudit.get(auditID)
 }
 
 func (j *Joiner) runtimePod(it *item) (string, bool) {
@@ -453,5 +456,6 @@ func (j *Joiner) learnAudit(p *lifecycle.Pod, id string) {
 	j.release(p, key{byAudit, id})
 }
 
-var _ ingest.Analyzer = (*Joiner)(nil)
+var _ ingest.EntryHandler = (*Joiner)(nil)
+var _ ingest.AuditObserver = (*Joiner)(nil)
 var _ otlp.Consumer = (*Joiner)(nil)

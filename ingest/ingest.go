@@ -100,6 +100,15 @@ type EntryHandler interface {
 	Oldest() int64
 }
 
+// AuditObserver is an Analyzer told of every audit event applied, with the
+// uid of the pod the event names ("" when it names its pod only by name),
+// on the apply goroutine: what the event proves is known at once, not at
+// the next save. A pipeline finds its observers among its analyzers.
+type AuditObserver interface {
+	Analyzer
+	ObserveAudit(m *lifecycle.Machine, ev *decode.Event, uid string)
+}
+
 // Batch is a set of decoded events from one source delivery (a webhook
 // request, a chunk of a file), or of entries of one kind (Kind, Entries:
 // Key unique within the kind, Time, Body; the pipeline sets the rest).
@@ -151,6 +160,7 @@ type Pipeline struct {
 	machine   *lifecycle.Machine
 	analyzers []Analyzer
 	handlers  map[string]EntryHandler // by kind
+	observers []AuditObserver
 	onClose   func(p *lifecycle.Pod, r *podtrace.Record)
 	log       *slog.Logger
 	subs      chan submission
@@ -181,6 +191,9 @@ func New(cfg Config, store podtrace.Store, analyzers []Analyzer, onClose func(p 
 	for _, a := range analyzers {
 		if h, ok := a.(EntryHandler); ok {
 			p.handlers[h.EntryKind()] = h
+		}
+		if o, ok := a.(AuditObserver); ok {
+			p.observers = append(p.observers, o)
 		}
 	}
 	p.machine = lifecycle.New(cfg.Lifecycle, loader{p})
@@ -587,6 +600,13 @@ func (p *Pipeline) apply(ev *decode.Event, seq int64) {
 	switch err := p.machine.ApplySeq(ev, seq); {
 	case err == nil:
 		p.Stats.Applied.Add(1)
+		if len(p.observers) > 0 {
+			if uid, _, _ := lifecycle.Identify(ev); uid != "" {
+				for _, o := range p.observers {
+					o.ObserveAudit(p.machine, ev, uid)
+				}
+			}
+		}
 	case errors.Is(err, lifecycle.ErrNoRule):
 		p.Stats.Unmatched.Add(1)
 	default:
