@@ -5,6 +5,7 @@ go 1.26.8
 require (
 	github.com/google/go-cmp v0.7.0
 	github.com/podtrace/podtrace v0.0.0
+	github.com/podtrace/podtrace/e2e v0.0.0-00010101000000-000000000000
 	helm.sh/helm/v3 v3.19.5
 	k8s.io/api v0.34.10
 	k8s.io/apimachinery v0.34.10
