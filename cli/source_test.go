@@ -6,6 +6,10 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -118,8 +122,16 @@ func TestAPISource(t *testing.T) {
 	}
 
 	// the kubectl plugin: the server from $PODTRACE_SERVER, the token from
-	// $PODTRACE_TOKEN_FILE
-	t.Setenv("PODTRACE_SERVER", f.url)
+	// $PODTRACE_TOKEN_FILE; the URL may carry a path, as kubectl proxy's
+	// service proxy does
+	target, err := url.Parse(f.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const proxyPath = "/api/v1/namespaces/podtrace/services/podtrace:http/proxy"
+	proxy := httptest.NewServer(http.StripPrefix(proxyPath, httputil.NewSingleHostReverseProxy(target)))
+	defer proxy.Close()
+	t.Setenv("PODTRACE_SERVER", proxy.URL+proxyPath)
 	t.Setenv("PODTRACE_TOKEN_FILE", f.token)
 	for _, args := range [][]string{{"pods", "-n", "demo"}, {"explain", recs[0].Namespace + "/" + recs[0].Name}} {
 		_, want, _ := run(t, cli.Run, append(args, "--db", f.db)...)
