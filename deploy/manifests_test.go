@@ -62,12 +62,27 @@ func (m *manifest) container(t *testing.T) *corev1.Container {
 	return &cs[0]
 }
 
+// newManifest indexes objects by kind and decodes the StatefulSet.
+func newManifest(t *testing.T, objs []*unstructured.Unstructured) *manifest {
+	t.Helper()
+	m := &manifest{objs: map[string]*unstructured.Unstructured{}}
+	for _, o := range objs {
+		m.objs[o.GetKind()] = o
+	}
+	sts := m.objs["StatefulSet"]
+	if sts == nil {
+		t.Fatal("no StatefulSet")
+	}
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(sts.Object, &m.sts); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
 func checkRendering(t *testing.T, r rendering) {
-	m := manifest{objs: map[string]*unstructured.Unstructured{}}
 	var kinds []string
 	for _, o := range r.objects {
 		kinds = append(kinds, o.GetKind())
-		m.objs[o.GetKind()] = o
 		if o.GetNamespace() != namespace {
 			t.Errorf("%s %s: namespace %q, want %q", o.GetKind(), o.GetName(), o.GetNamespace(), namespace)
 		}
@@ -87,12 +102,10 @@ func checkRendering(t *testing.T, r rendering) {
 	if want := slices.Sorted(slices.Values(r.kinds)); !slices.Equal(kinds, want) {
 		t.Fatalf("kinds %v, want %v", kinds, want)
 	}
-	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(m.objs["StatefulSet"].Object, &m.sts); err != nil {
-		t.Fatal(err)
-	}
-	checkPodSecurity(t, &m)
-	cfg := checkConfig(t, &m)
-	checkNetwork(t, &m, cfg)
+	m := newManifest(t, r.objects)
+	checkPodSecurity(t, m)
+	cfg := checkConfig(t, m)
+	checkNetwork(t, m, cfg)
 }
 
 // checkPodSecurity: non-root, read-only, no capabilities, RuntimeDefault
