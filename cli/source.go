@@ -235,7 +235,7 @@ func (a *apiSource) get(ctx context.Context, path string, q url.Values, v any) e
 	}
 	if resp.StatusCode != http.StatusOK {
 		var e api.ErrorBody
-		msg := string(bytes.TrimSpace(body))
+		msg := string(bytes.TrimSpace(body[:min(len(body), 512)])) // a proxy's error page may be long
 		if json.Unmarshal(body, &e) == nil && e.Error.Message != "" {
 			msg = e.Error.Message
 			if e.Error.Code == api.CodeNotFound {

@@ -152,11 +152,23 @@ func TestOnAPIServer(t *testing.T) {
 	if err := c.Stop(); err != nil {
 		t.Fatal(err)
 	}
+	// the last batch is journaled; its record is saved within flush_interval
+	want := []string{"outcome ready after", "on node " + pod.Spec.NodeName, "owned by StatefulSet podtrace"}
 	var out, errOut strings.Builder
-	code := cli.RunKubectl(ctx, []string{"explain", "--server", pt, namespace + "/podtrace-0"}, cli.Env{Stdout: &out, Stderr: &errOut})
-	want := "outcome ready after"
-	if code != 0 || !strings.Contains(out.String(), want) || !strings.Contains(out.String(), "on node "+pod.Spec.NodeName) {
-		t.Errorf("kubectl podtrace explain %s/podtrace-0: exit %d: %s\n%s\nwant %q on node %s", namespace, code, errOut.String(), out.String(), want, pod.Spec.NodeName)
+	code := -1
+	err = wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, 10*time.Second, true, func(ctx context.Context) (bool, error) {
+		out.Reset()
+		errOut.Reset()
+		code = cli.RunKubectl(ctx, []string{"explain", "--server", pt, namespace + "/podtrace-0"}, cli.Env{Stdout: &out, Stderr: &errOut})
+		for _, w := range want {
+			if !strings.Contains(out.String(), w) {
+				return false, nil
+			}
+		}
+		return code == 0, nil
+	})
+	if err != nil {
+		t.Fatalf("kubectl podtrace explain %s/podtrace-0: exit %d: %s\n%s\nwant %q", namespace, code, errOut.String(), out.String(), want)
 	}
 	t.Logf("kubectl podtrace explain %s/podtrace-0:\n%s", namespace, out.String())
 }
