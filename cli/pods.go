@@ -97,7 +97,7 @@ func (rd reader) runExplain(ctx context.Context, env Env, args []string) error {
 		return err
 	}
 	if len(pos) != 1 {
-		fmt.Fprintf(env.Stderr, "usage: %s [--db PATH | --server URL] NAMESPACE/NAME | UID [-o text|json]\n", fs.Name())
+		fmt.Fprintf(env.Stderr, "usage: %s [--db PATH | --postgres-dsn URL | --server URL] NAMESPACE/NAME | UID [-o text|json]\n", fs.Name())
 		return errUsage
 	}
 	if *out != "text" && *out != "json" {

@@ -29,6 +29,7 @@ func serveFlags(fs *flag.FlagSet) (configPath *string, apply func(*server.Config
 	maxBody := fs.Int64("max-body-bytes", def.MaxBodyBytes, "largest webhook body accepted (and decompressed)")
 	queue := fs.Int("queue-events", def.QueueEvents, "events that may wait to be journaled before the webhook answers 503")
 	idle := fs.Duration("idle-after", def.IdleAfter, "event time an open pod stays in memory without news")
+	clockStep := fs.Duration("max-clock-step", def.MaxClockStep, "how far one audit event alone may move the event clock ahead (further: only once another confirms it)")
 	sync := fs.String("sync", def.Sync, "SQLite synchronous mode: FULL or NORMAL")
 	pgDSN := fs.String("postgres-dsn", "", "store in PostgreSQL (postgres://host/db; password from PGPASSWORD or ~/.pgpass) instead of --db")
 	shared := fs.Bool("shared-journal", def.SharedJournal, "replicas of this cluster share the PostgreSQL journal (false: exactly one podtrace serves it)")
@@ -73,6 +74,8 @@ func serveFlags(fs *flag.FlagSet) (configPath *string, apply func(*server.Config
 				c.QueueEvents = *queue
 			case "idle-after":
 				c.IdleAfter = *idle
+			case "max-clock-step":
+				c.MaxClockStep = *clockStep
 			case "sync":
 				c.Sync = *sync
 			case "postgres-dsn":

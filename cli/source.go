@@ -23,7 +23,6 @@ import (
 	"github.com/podtrace/podtrace"
 	"github.com/podtrace/podtrace/api"
 	"github.com/podtrace/podtrace/auth"
-	"github.com/podtrace/podtrace/sqlite"
 )
 
 // recordSource lists delivery records, newest first, like podtrace.Store.
@@ -56,14 +55,15 @@ func kubectlReader() reader {
 
 // sourceFlags are the flags choosing the record source.
 type sourceFlags struct {
-	fs                    *flag.FlagSet
-	db, server, tokenFile *string
+	fs                *flag.FlagSet
+	store             func() string // --db or --postgres-dsn
+	server, tokenFile *string
 }
 
 func (rd reader) flags(fs *flag.FlagSet) sourceFlags {
 	return sourceFlags{
 		fs:        fs,
-		db:        fs.String("db", defaultDB(), "SQLite database file"),
+		store:     storeFlag(fs),
 		server:    fs.String("server", rd.server, "read a podtrace's REST API at this URL instead of a database (http://host:8080)"),
 		tokenFile: fs.String("token-file", os.Getenv("PODTRACE_TOKEN_FILE"), "with --server: file holding the API's bearer token (api_token_file)"),
 	}
@@ -73,12 +73,14 @@ func (rd reader) flags(fs *flag.FlagSet) sourceFlags {
 func (s sourceFlags) open(ctx context.Context) (recordSource, string, error) {
 	set := map[string]bool{}
 	s.fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	if set["db"] && set["server"] {
-		return nil, "", fmt.Errorf("--db and --server: give one")
+	local := set["db"] || set["postgres-dsn"]
+	if local && set["server"] {
+		return nil, "", fmt.Errorf("--db or --postgres-dsn, and --server: give one")
 	}
-	if *s.server == "" || set["db"] {
-		st, err := sqlite.Open(ctx, *s.db, sqlite.Options{})
-		return st, *s.db, err
+	if *s.server == "" || local {
+		where := s.store()
+		st, err := openStore(ctx, where, "")
+		return st, storeName(where), err
 	}
 	src, err := newAPISource(*s.server, *s.tokenFile)
 	return src, *s.server, err

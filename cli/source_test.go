@@ -153,7 +153,7 @@ func TestAPISourceErrors(t *testing.T) {
 		{[]string{"pods", "--server", f.url}, 1, "401 Unauthorized: missing or invalid credentials"},
 		{[]string{"explain", "--server", f.url, "--token-file", f.token, "demo/no-such-pod"}, 1, `no pod "demo/no-such-pod" in ` + f.url},
 		{[]string{"explain", "--server", f.url, "--token-file", f.token, "no-such-uid"}, 1, `no pod "no-such-uid" in ` + f.url},
-		{[]string{"pods", "--server", f.url, "--db", f.db}, 1, "--db and --server: give one"},
+		{[]string{"pods", "--server", f.url, "--db", f.db}, 1, "--db or --postgres-dsn, and --server: give one"},
 		{[]string{"pods", "--server", "127.0.0.1:8080"}, 1, `--server "127.0.0.1:8080": want an http:// or https:// URL`},
 		{[]string{"pods", "--server", f.url, "--token-file", filepath.Join(t.TempDir(), "missing")}, 1, "token file"},
 		{[]string{"pods", "--server", f.url, "--token-file", f.token, "--outcome", "sideways"}, 1, "400 Bad Request: parameter outcome"},

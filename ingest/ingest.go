@@ -125,6 +125,8 @@ type Stats struct {
 	Pods       atomic.Int64 // pods first seen since start
 	Queued     atomic.Int64 // events accepted and not applied yet
 	Errors     atomic.Int64 // store errors
+	ClockAhead atomic.Int64 // events too far ahead to move the event clock alone (lifecycle.Config.MaxClockStep)
+	Clock      atomic.Int64 // the event clock at the last save, unix ns
 }
 
 type submission struct {
@@ -677,6 +679,8 @@ func (p *Pipeline) save(ctx context.Context) error {
 	p.machine.Evict()
 	p.Stats.OpenPods.Store(int64(p.machine.Len()))
 	p.Stats.Pods.Store(p.machine.Stats.Pods)
+	p.Stats.ClockAhead.Store(p.machine.Stats.ClockAhead)
+	p.Stats.Clock.Store(now.UnixNano())
 	return nil
 }
 
