@@ -15,8 +15,8 @@ import (
 
 const capture = "../testdata/kwok-only-v1.34.10/audit.log"
 
-// run runs the podtrace command line and returns its output and exit code.
-func run(t *testing.T, args ...string) (string, string, int) {
+// runCLI runs the podtrace command line and returns its output and exit code.
+func runCLI(t *testing.T, args ...string) (string, string, int) {
 	t.Helper()
 	var out, errOut bytes.Buffer
 	code := cli.Run(context.Background(), args, cli.Env{Stdout: &out, Stderr: &errOut})
@@ -37,10 +37,10 @@ func TestStores(t *testing.T) {
 			} else {
 				where = []string{"--db", filepath.Join(t.TempDir(), "cli.db")}
 			}
-			if out, errOut, code := run(t, append([]string{"replay", "-q", "--cluster", "kwok", capture}, where...)...); code != 0 || !strings.Contains(out, "replayed") {
+			if out, errOut, code := runCLI(t, append([]string{"replay", "-q", "--cluster", "kwok", capture}, where...)...); code != 0 || !strings.Contains(out, "replayed") {
 				t.Fatalf("replay: %d %s %s", code, out, errOut)
 			}
-			pods, errOut, code := run(t, append([]string{"pods", "--cluster", "kwok", "-o", "json"}, where...)...)
+			pods, errOut, code := runCLI(t, append([]string{"pods", "--cluster", "kwok", "-o", "json"}, where...)...)
 			if code != 0 {
 				t.Fatalf("pods: %d %s", code, errOut)
 			}
@@ -48,11 +48,11 @@ func TestStores(t *testing.T) {
 			if err := json.Unmarshal([]byte(pods), &recs); err != nil || len(recs) == 0 {
 				t.Fatalf("pods -o json: %d records, %v", len(recs), err)
 			}
-			explain, errOut, code := run(t, append([]string{"explain", "demo/too-big"}, where...)...)
+			explain, errOut, code := runCLI(t, append([]string{"explain", "demo/too-big"}, where...)...)
 			if code != 0 || !strings.Contains(explain, "CREATE demo/too-big") || !strings.Contains(explain, "InsufficientCPU") {
 				t.Fatalf("explain: %d %s %s", code, explain, errOut)
 			}
-			if _, errOut, code := run(t, append([]string{"explain", "demo/nope"}, where...)...); code != 1 || !strings.Contains(errOut, `no pod "demo/nope"`) {
+			if _, errOut, code := runCLI(t, append([]string{"explain", "demo/nope"}, where...)...); code != 1 || !strings.Contains(errOut, `no pod "demo/nope"`) {
 				t.Fatalf("explain of an unknown pod: %d %s", code, errOut)
 			}
 			results[backend] = result{pods, explain}
@@ -65,12 +65,12 @@ func TestStores(t *testing.T) {
 
 // TestStoreFlagErrors: a bad DSN is reported without its password.
 func TestStoreFlagErrors(t *testing.T) {
-	_, errOut, code := run(t, "pods", "--postgres-dsn", "postgres://u:hunter2@[bad")
+	_, errOut, code := runCLI(t, "pods", "--postgres-dsn", "postgres://u:hunter2@[bad")
 	if code != 1 || strings.Contains(errOut, "hunter2") || !strings.Contains(errOut, "invalid DSN") {
 		t.Fatalf("%d %s", code, errOut)
 	}
 	t.Setenv("PODTRACE_POSTGRES_DSN", "postgres://u:hunter2@127.0.0.1:1/db?connect_timeout=1")
-	_, errOut, code = run(t, "explain", "demo/x")
+	_, errOut, code = runCLI(t, "explain", "demo/x")
 	if code != 1 || strings.Contains(errOut, "hunter2") {
 		t.Fatalf("PODTRACE_POSTGRES_DSN unreachable: %d %s", code, errOut)
 	}
