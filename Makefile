@@ -1,7 +1,7 @@
 # podtrace — see README.md
 GO ?= go
 
-.PHONY: test unit fuzz-short bench e2e demo build test-postgres vulncheck loadtest ui ui-test
+.PHONY: test unit fuzz-short bench e2e demo build image test-postgres vulncheck loadtest ui ui-test
 
 ## test: everything CI runs on every change (unit, golden, HTTP, short fuzz)
 test: unit fuzz-short
@@ -9,6 +9,7 @@ test: unit fuzz-short
 unit:
 	$(GO) vet ./...
 	$(GO) test -count=1 ./...
+	cd deploy && $(GO) vet -mod=mod ./... && $(GO) test -mod=mod -count=1 ./...
 
 ## fuzz-short: every fuzz target briefly (long runs: FUZZTIME=10m make fuzz-short)
 FUZZTIME ?= 10s
@@ -52,12 +53,21 @@ ui-test: ui
 	git diff --exit-code --stat -- ui/dist || { echo "ui/dist is stale: run make ui and commit it"; exit 1; }
 	cd ui/e2e && npm ci --no-audit --no-fund && npm test
 
-## e2e: the real-cluster suite (builds and caches kube-apiserver & co. on first use)
+## e2e: the real-cluster suite (builds and caches kube-apiserver & co. on first use), then
+## the deployment manifests on the same real apiserver (deploy/, a module of its own)
 e2e:
 	bash e2e/run.sh
+	cd deploy && PODTRACE_E2E=1 PODTRACE_E2E_BIN=$$(bash ../e2e/build.sh --print-bin-dir) \
+		$(GO) test -mod=mod -count=1 -timeout 30m ./...
 
 demo:
 	$(GO) run ./cmd/podtrace demo
 
 build:
 	$(GO) build -o bin/podtrace ./cmd/podtrace
+	$(GO) build -o bin/kubectl-podtrace ./cmd/kubectl-podtrace
+
+## image: the container image (Dockerfile: static binary on distroless, non-root)
+IMAGE ?= ghcr.io/podtrace/podtrace:dev
+image:
+	docker build -t $(IMAGE) .

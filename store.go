@@ -51,6 +51,14 @@ type Commit struct {
 	// Offsets are source positions to resume from (e.g. a followed audit
 	// file), keyed by source name.
 	Offsets map[string]int64
+	// Partial means more of the same save follows in later commits: the
+	// store saves Pods and Records (at position Applied) but leaves the
+	// applied position and the offsets alone, so that a crash between the
+	// parts recovers from the previous complete save. Each pod's state
+	// remembers the last journal seq applied to it (lifecycle.Pod.Seq), so
+	// re-applying the journal's tail over a pod saved by an earlier part
+	// skips what that pod already holds.
+	Partial bool
 }
 
 // RecordFilter selects records. Zero fields match everything.
@@ -92,6 +100,10 @@ type Store interface {
 
 	// LoadPod returns a pod's stored state, or ErrNotFound.
 	LoadPod(ctx context.Context, cluster, uid string) (PodState, error)
+	// EventUID returns the pod uid journaled with the event key
+	// (auditID/stage), or ErrNotFound (no such event, or one that named its
+	// pod only by name).
+	EventUID(ctx context.Context, cluster, key string) (string, error)
 	// PodsNamed returns the pods that bore namespace/name.
 	PodsNamed(ctx context.Context, cluster, namespace, name string) ([]PodState, error)
 

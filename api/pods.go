@@ -161,7 +161,7 @@ func (a *API) getPod(ctx context.Context, q query) (any, error) {
 	p := Pod{Cluster: last.Cluster, Namespace: last.Namespace, Name: last.Name, UID: last.UID,
 		Deliveries: recs, Evidence: []AuditEvidence{}}
 	for i := range recs {
-		normalize(&recs[i])
+		Normalize(&recs[i])
 	}
 	evs, err := a.store.PodEvents(ctx, last.Cluster, last.UID)
 	if err != nil && !errors.Is(err, podtrace.ErrNotFound) {
@@ -174,9 +174,9 @@ func (a *API) getPod(ctx context.Context, q query) (any, error) {
 	return p, nil
 }
 
-// normalize makes a stored record's JSON match the documented schema:
+// Normalize makes a stored record's JSON match the documented schema:
 // slices are arrays, never null, and the trace id is set.
-func normalize(r *podtrace.Record) {
+func Normalize(r *podtrace.Record) {
 	tid := r.TraceHex()
 	r.TraceID = &tid
 	if r.Phases == nil {

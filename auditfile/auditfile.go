@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"strconv"
 	"syscall"
 	"time"
@@ -113,7 +114,9 @@ func (r *Reader) Wait(ctx context.Context) error {
 	return nil
 }
 
-// Replay reads a whole file (".gz" or gzip magic: decompressed).
+// Replay reads a whole file (".gz" or gzip magic: decompressed). Lines are
+// decoded on every core: a reader cuts the file into blocks of whole lines,
+// workers decode blocks, and the events go to the queue in file order.
 func (r *Reader) Replay(ctx context.Context, path string, progress Progress) error {
 	f, err := os.Open(path)
 	if err != nil {
@@ -136,21 +139,120 @@ func (r *Reader) Replay(ctx context.Context, path string, progress Progress) err
 		src = zr
 	}
 	lines := bufio.NewReaderSize(src, 1<<20)
-	var last time.Time
-	err = readLines(lines, func(b []byte) error {
-		if progress != nil && time.Since(last) > 100*time.Millisecond {
-			progress(cr.n, total)
-			last = time.Now()
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	workers := max(1, runtime.GOMAXPROCS(0))
+	work := make(chan *block, workers)
+	order := make(chan *block, 2*workers) // blocks in file order, decoded or not
+	var readErr error
+	go func() { // the reader: cuts blocks, hands them to workers and to the consumer
+		defer close(work)
+		defer close(order)
+		var last time.Time
+		b := newBlock()
+		send := func() bool {
+			select {
+			case order <- b:
+			case <-ctx.Done():
+				return false
+			}
+			select {
+			case work <- b:
+			case <-ctx.Done():
+				return false
+			}
+			b = newBlock()
+			return true
 		}
-		return r.line(ctx, b, nil)
-	}, &r.Stats.TooLong)
-	if progress != nil {
-		progress(cr.n, total)
+		readErr = readLines(lines, func(line []byte) error {
+			if progress != nil && time.Since(last) > 100*time.Millisecond {
+				progress(cr.n, total)
+				last = time.Now()
+			}
+			b.lines = append(b.lines, len(line))
+			b.data = append(b.data, line...)
+			if len(b.data) >= blockBytes && !send() {
+				return ctx.Err()
+			}
+			return nil
+		}, &r.Stats.TooLong)
+		if len(b.lines) > 0 {
+			send()
+		}
+		if progress != nil {
+			progress(cr.n, total)
+		}
+	}()
+	for range workers {
+		go func() {
+			d := decode.Decoder{KeepRaw: true}
+			for b := range work {
+				b.decode(&d)
+			}
+		}()
 	}
-	if err != nil && !errors.Is(err, io.EOF) {
-		return fmt.Errorf("replay %s: %w", path, err)
+	var qerr error
+	for b := range order {
+		<-b.done
+		if qerr != nil {
+			continue // drain: the reader stops at the cancel
+		}
+		r.Stats.Lines += int64(len(b.lines))
+		r.Stats.Decoder.Add(b.stats)
+		if b.err != nil {
+			r.Stats.LastError = fmt.Errorf("line %d: %w", r.Stats.Lines-int64(len(b.lines))+int64(b.errLine)+1, b.err)
+		}
+		r.batch = append(r.batch, b.events...)
+		if len(r.batch) >= batchEvents {
+			if qerr = r.flush(ctx, nil); qerr != nil {
+				cancel()
+			}
+		}
+	}
+	if qerr != nil {
+		return qerr
+	}
+	if readErr != nil && !errors.Is(readErr, io.EOF) {
+		return fmt.Errorf("replay %s: %w", path, readErr)
 	}
 	return r.flush(ctx, nil)
+}
+
+// blockBytes is the size of the blocks of lines Replay decodes in parallel.
+const blockBytes = 1 << 20
+
+// block is a run of whole lines, then what decoding them gave.
+type block struct {
+	data    []byte
+	lines   []int // line lengths
+	events  []*decode.Event
+	stats   decode.Stats
+	err     error // the last line-level error
+	errLine int   // its line within the block
+	done    chan struct{}
+}
+
+func newBlock() *block {
+	return &block{data: make([]byte, 0, blockBytes+64<<10), lines: make([]int, 0, 1024), done: make(chan struct{})}
+}
+
+func (b *block) decode(d *decode.Decoder) {
+	defer close(b.done)
+	d.Stats = decode.Stats{}
+	off := 0
+	for i, n := range b.lines {
+		line := b.data[off : off+n]
+		off += n
+		if len(bytes.TrimSpace(line)) == 0 {
+			continue
+		}
+		if err := d.Decode(line, func(ev *decode.Event) { b.events = append(b.events, ev) }); err != nil {
+			b.err, b.errLine = err, i
+		}
+	}
+	b.stats = d.Stats
+	b.data = nil
 }
 
 // readLines calls fn for each line (without its newline), including a last

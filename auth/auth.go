@@ -66,6 +66,13 @@ func LoadUsers(path string) (map[string][]byte, error) {
 	return users, nil
 }
 
+// Bearer reports whether an Authorization header value is "Bearer token",
+// comparing in constant time.
+func Bearer(header, token string) bool {
+	got, ok := strings.CutPrefix(header, "Bearer ")
+	return ok && token != "" && subtle.ConstantTimeCompare([]byte(got), []byte(token)) == 1
+}
+
 // Guard checks requests against a bearer token, basic-auth users, or both
 // (either is enough). The zero Guard lets everyone in.
 type Guard struct {
@@ -87,11 +94,8 @@ func (g *Guard) Allow(r *http.Request) bool {
 	if !g.Enabled() {
 		return true
 	}
-	if g.Token != "" {
-		if got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok &&
-			subtle.ConstantTimeCompare([]byte(got), []byte(g.Token)) == 1 {
-			return true
-		}
+	if Bearer(r.Header.Get("Authorization"), g.Token) {
+		return true
 	}
 	if len(g.Users) > 0 {
 		if user, pass, ok := r.BasicAuth(); ok {

@@ -10,12 +10,12 @@ import (
 	"time"
 
 	"github.com/podtrace/podtrace"
-	"github.com/podtrace/podtrace/sqlite"
+	"github.com/podtrace/podtrace/api"
 )
 
-func runPods(ctx context.Context, env Env, args []string) error {
-	fs := flagSet("pods", env)
-	db := fs.String("db", defaultDB(), "SQLite database file")
+func (rd reader) runPods(ctx context.Context, env Env, args []string) error {
+	fs := progFlagSet(rd.prog, "pods", env)
+	src := rd.flags(fs)
 	ns := fs.String("n", "", "namespace")
 	fs.StringVar(ns, "namespace", "", "namespace")
 	cluster := fs.String("cluster", "", "cluster")
@@ -30,7 +30,7 @@ func runPods(ctx context.Context, env Env, args []string) error {
 	if *out != "table" && *out != "json" {
 		return fmt.Errorf("-o %q: want table or json", *out)
 	}
-	st, err := sqlite.Open(ctx, *db, sqlite.Options{})
+	st, _, err := src.open(ctx)
 	if err != nil {
 		return err
 	}
@@ -40,7 +40,7 @@ func runPods(ctx context.Context, env Env, args []string) error {
 		return err
 	}
 	if *out == "json" {
-		return writeJSON(env.Stdout, recs)
+		return writeRecords(env.Stdout, recs)
 	}
 	tw := tabwriter.NewWriter(env.Stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "NAMESPACE\tNAME\tKIND\tOUTCOME\tDURATION\tNODE\tCREATED\tFINDINGS")
@@ -50,10 +50,15 @@ func runPods(ctx context.Context, env Env, args []string) error {
 	return tw.Flush()
 }
 
-func writeJSON(w io.Writer, v any) error {
+// writeRecords writes records as the REST API serves them (api.Normalize:
+// trace_id set, empty lists as []), whichever source they came from.
+func writeRecords(w io.Writer, recs []podtrace.Record) error {
+	for i := range recs {
+		api.Normalize(&recs[i])
+	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
-	return enc.Encode(v)
+	return enc.Encode(recs)
 }
 
 func duration(r *podtrace.Record) string {
@@ -82,9 +87,9 @@ func codes(fs []podtrace.Finding) string {
 	return strings.Join(cs, ",")
 }
 
-func runExplain(ctx context.Context, env Env, args []string) error {
-	fs := flagSet("explain", env)
-	db := fs.String("db", defaultDB(), "SQLite database file")
+func (rd reader) runExplain(ctx context.Context, env Env, args []string) error {
+	fs := progFlagSet(rd.prog, "explain", env)
+	src := rd.flags(fs)
 	cluster := fs.String("cluster", "", "cluster")
 	out := fs.String("o", "text", "output: text or json")
 	pos, err := parse(fs, args)
@@ -92,13 +97,13 @@ func runExplain(ctx context.Context, env Env, args []string) error {
 		return err
 	}
 	if len(pos) != 1 {
-		fmt.Fprintln(env.Stderr, "usage: podtrace explain [--db PATH] NAMESPACE/NAME | UID [-o text|json]")
+		fmt.Fprintf(env.Stderr, "usage: %s [--db PATH | --postgres-dsn URL | --server URL] NAMESPACE/NAME | UID [-o text|json]\n", fs.Name())
 		return errUsage
 	}
 	if *out != "text" && *out != "json" {
 		return fmt.Errorf("-o %q: want text or json", *out)
 	}
-	st, err := sqlite.Open(ctx, *db, sqlite.Options{})
+	st, where, err := src.open(ctx)
 	if err != nil {
 		return err
 	}
@@ -114,14 +119,14 @@ func runExplain(ctx context.Context, env Env, args []string) error {
 		return err
 	}
 	if len(recs) == 0 {
-		return fmt.Errorf("no pod %q in %s", pos[0], *db)
+		return fmt.Errorf("no pod %q in %s", pos[0], where)
 	}
 	// oldest first: the story in order
 	for i, j := 0, len(recs)-1; i < j; i, j = i+1, j-1 {
 		recs[i], recs[j] = recs[j], recs[i]
 	}
 	if *out == "json" {
-		return writeJSON(env.Stdout, recs)
+		return writeRecords(env.Stdout, recs)
 	}
 	for i := range recs {
 		writeExplain(env.Stdout, &recs[i])

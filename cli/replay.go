@@ -11,7 +11,6 @@ import (
 	"github.com/podtrace/podtrace/correlate"
 	"github.com/podtrace/podtrace/ingest"
 	"github.com/podtrace/podtrace/otlp"
-	"github.com/podtrace/podtrace/sqlite"
 )
 
 // replaySummary is what a replay did.
@@ -35,7 +34,7 @@ func (s replaySummary) String() string {
 
 func runReplay(ctx context.Context, env Env, args []string) error {
 	fs := flagSet("replay", env)
-	db := fs.String("db", defaultDB(), "SQLite database file")
+	where := storeFlag(fs)
 	cluster := fs.String("cluster", "default", "name of the cluster the files come from")
 	quiet := fs.Bool("q", false, "no progress bar")
 	files, err := parse(fs, args)
@@ -43,10 +42,10 @@ func runReplay(ctx context.Context, env Env, args []string) error {
 		return err
 	}
 	if len(files) == 0 {
-		fmt.Fprintln(env.Stderr, "usage: podtrace replay [--db PATH] [--cluster NAME] FILE... (audit logs; OTLP/JSON trace files too)")
+		fmt.Fprintln(env.Stderr, "usage: podtrace replay [--db PATH | --postgres-dsn URL] [--cluster NAME] FILE... (audit logs; OTLP/JSON trace files too)")
 		return errUsage
 	}
-	sum, err := replayFiles(ctx, env, *db, *cluster, files, env.IsTerminal && !*quiet)
+	sum, err := replayFiles(ctx, env, where(), *cluster, files, env.IsTerminal && !*quiet)
 	if err != nil {
 		return err
 	}
@@ -54,11 +53,12 @@ func runReplay(ctx context.Context, env Env, args []string) error {
 	return nil
 }
 
-// replayFiles ingests files into the database at db through the same
-// pipeline the server uses, and reports what it did.
+// replayFiles ingests files into the store at db (a SQLite file or a
+// postgres:// URL) through the same pipeline the server uses, and reports
+// what it did.
 func replayFiles(ctx context.Context, env Env, db, cluster string, files []string, bar bool) (replaySummary, error) {
 	start := time.Now()
-	st, err := sqlite.Open(ctx, db, sqlite.Options{Sync: "NORMAL"})
+	st, err := openStore(ctx, db, "NORMAL")
 	if err != nil {
 		return replaySummary{}, err
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"syscall"
@@ -28,6 +29,7 @@ func serveFlags(fs *flag.FlagSet) (configPath *string, apply func(*server.Config
 	maxBody := fs.Int64("max-body-bytes", def.MaxBodyBytes, "largest webhook body accepted (and decompressed)")
 	queue := fs.Int("queue-events", def.QueueEvents, "events that may wait to be journaled before the webhook answers 503")
 	idle := fs.Duration("idle-after", def.IdleAfter, "event time an open pod stays in memory without news")
+	clockStep := fs.Duration("max-clock-step", def.MaxClockStep, "how far one audit event alone may move the event clock ahead (further: only once another confirms it)")
 	sync := fs.String("sync", def.Sync, "SQLite synchronous mode: FULL or NORMAL")
 	pgDSN := fs.String("postgres-dsn", "", "store in PostgreSQL (postgres://host/db; password from PGPASSWORD or ~/.pgpass) instead of --db")
 	shared := fs.Bool("shared-journal", def.SharedJournal, "replicas of this cluster share the PostgreSQL journal (false: exactly one podtrace serves it)")
@@ -72,6 +74,8 @@ func serveFlags(fs *flag.FlagSet) (configPath *string, apply func(*server.Config
 				c.QueueEvents = *queue
 			case "idle-after":
 				c.IdleAfter = *idle
+			case "max-clock-step":
+				c.MaxClockStep = *clockStep
 			case "sync":
 				c.Sync = *sync
 			case "postgres-dsn":
@@ -121,27 +125,34 @@ func serveFlags(fs *flag.FlagSet) (configPath *string, apply func(*server.Config
 	return configPath, apply
 }
 
-func loadServeConfig(fs *flag.FlagSet, configPath string, apply func(*server.Config) error) (server.Config, error) {
+// ServeConfig returns the configuration `podtrace serve args...` runs
+// with — defaults, the --config file (strict), PODTRACE_* environment
+// variables, then flags — not yet validated. Flag errors go to stderr.
+// The deployment tests check manifests' args and config files with it.
+func ServeConfig(args []string, stderr io.Writer) (server.Config, error) {
+	fs := flagSet("serve", Env{Stderr: stderr})
+	configPath, apply := serveFlags(fs)
+	if _, err := parse(fs, args); err != nil {
+		return server.Config{}, err
+	}
 	cfg := server.DefaultConfig()
-	if configPath != "" {
+	if *configPath != "" {
 		var err error
-		if cfg, err = server.LoadConfig(configPath); err != nil {
+		if cfg, err = server.LoadConfig(*configPath); err != nil {
 			return cfg, err
 		}
 	}
-	if err := apply(&cfg); err != nil {
-		return cfg, err
-	}
-	return cfg, cfg.Validate()
+	return cfg, apply(&cfg)
 }
 
 func runServe(ctx context.Context, env Env, args []string) error {
-	fs := flagSet("serve", env)
-	configPath, apply := serveFlags(fs)
-	if _, err := parse(fs, args); err != nil {
+	cfg, err := ServeConfig(args, env.Stderr)
+	if errors.Is(err, flag.ErrHelp) || errors.Is(err, errUsage) {
 		return err
 	}
-	cfg, err := loadServeConfig(fs, *configPath, apply)
+	if err == nil {
+		err = cfg.Validate()
+	}
 	if err != nil {
 		return fmt.Errorf("invalid configuration:\n%w", err)
 	}

@@ -27,10 +27,13 @@
 // # Who owns what
 //
 // A Joiner takes spans from any number of receiver goroutines (ConsumeSpans:
-// classify, count, copy into a bounded inbox) and joins them on the ingest
-// pipeline's goroutine (Pipeline.Submit), the one goroutine that owns the
-// pods, so spans and audit events change a pod in one order and without
-// locks. At save time the Joiner is an ingest.Analyzer: it learns the audit
+// classify, count, journal the spans that can join a delivery as entries of
+// kind "span", return once they are durable) and joins them on the ingest
+// pipeline's apply goroutine (it is the pipeline's EntryHandler for spans),
+// the one goroutine that owns the pods, so spans and audit events change a
+// pod in journal order and without locks. After a restart the pipeline
+// applies again the span entries from the oldest one still held, so no
+// acknowledged span is lost to a crash. At save time the Joiner is an ingest.Analyzer: it learns the audit
 // ids of the pods that changed, joins the spans held for them, and fills each
 // record's spans and trace id (podtrace.TraceID).
 package correlate

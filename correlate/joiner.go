@@ -3,16 +3,17 @@ package correlate
 import (
 	"context"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/podtrace/podtrace"
+	"github.com/podtrace/podtrace/decode"
 	"github.com/podtrace/podtrace/ingest"
 	"github.com/podtrace/podtrace/lifecycle"
 	"github.com/podtrace/podtrace/otlp"
@@ -23,9 +24,6 @@ type Config struct {
 	Cluster string
 	// MaxSpansPerPod bounds the spans kept with a pod (lifecycle.Pod.AddSpan).
 	MaxSpansPerPod int
-	// MaxInbox bounds the spans taken in but not yet joined; beyond it
-	// ConsumeSpans fails with otlp.ErrOverloaded (the client retries).
-	MaxInbox int
 	// MaxHeld bounds the spans held for a pod, audit event or trace not
 	// seen yet; beyond it the oldest are dropped and counted.
 	MaxHeld int
@@ -34,14 +32,15 @@ type Config struct {
 	HeldFor time.Duration
 	// MaxIndex bounds each index (audit ids, traces, runtime ids → pod).
 	MaxIndex int
-	// Block makes ConsumeSpans wait for the pipeline instead of failing when
-	// it is busy: for replaying files, where nothing should be dropped.
+	// Block makes ConsumeSpans wait for room in the pipeline's queue
+	// instead of failing when it is full: for replaying files, where
+	// nothing should be dropped.
 	Block bool
 }
 
 // DefaultConfig returns the defaults.
 func DefaultConfig() Config {
-	return Config{Cluster: "default", MaxSpansPerPod: 64, MaxInbox: 100_000, MaxHeld: 20_000, HeldFor: 10 * time.Minute, MaxIndex: 200_000}
+	return Config{Cluster: "default", MaxSpansPerPod: 64, MaxHeld: 20_000, HeldFor: 10 * time.Minute, MaxIndex: 200_000}
 }
 
 // Validate reports every problem of c.
@@ -50,7 +49,7 @@ func (c Config) Validate() error {
 	for _, f := range []struct {
 		name string
 		v    int
-	}{{"max_spans_per_pod", c.MaxSpansPerPod}, {"max_inbox", c.MaxInbox}, {"max_held", c.MaxHeld}, {"max_index", c.MaxIndex}} {
+	}{{"max_spans_per_pod", c.MaxSpansPerPod}, {"max_held", c.MaxHeld}, {"max_index", c.MaxIndex}} {
 		if f.v < 1 {
 			errs = append(errs, fmt.Errorf("%s: %d: must be positive", f.name, f.v))
 		}
@@ -61,17 +60,21 @@ func (c Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-// Pipeline runs functions on the goroutine that owns the pods
-// (*ingest.Pipeline).
+// Pipeline journals batches of entries and applies them on the goroutine
+// that owns the pods (*ingest.Pipeline, which finds the Joiner among its
+// analyzers as the EntryHandler of kind "span").
 type Pipeline interface {
-	Submit(ctx context.Context, fn func(m *lifecycle.Machine), block bool) error
+	Enqueue(ctx context.Context, b ingest.Batch, block bool) (<-chan error, error)
 }
+
+// EntryKind is the kind of the journal entries of component spans.
+const EntryKind = "span"
 
 // Stats are a Joiner's counters.
 type Stats struct {
 	Noise      atomic.Int64 // spans that join no delivery, dropped on arrival
-	Taken      atomic.Int64 // spans taken in to be joined
-	Overloaded atomic.Int64 // spans refused because the inbox was full
+	Taken      atomic.Int64 // spans journaled to be joined
+	Overloaded atomic.Int64 // spans refused because the pipeline's queue was full
 	Joined     atomic.Int64 // spans added to a pod
 	NotKept    atomic.Int64 // joined spans a pod already had, or dropped at its bound
 	Unmatched  atomic.Int64 // held spans dropped after HeldFor
@@ -88,6 +91,20 @@ type item struct {
 	podUID      string
 	sandboxID   string
 	containerID string
+	jseq        int64 // its journal entry's seq
+}
+
+// appliedRun is a run of journal entries applied together: the first seq,
+// and the latest end of its spans.
+type appliedRun struct{ seq, end int64 }
+
+// entry is an item's journal entry body.
+type entry struct {
+	Ref         lifecycle.SpanRef `json:"ref"`
+	Class       class             `json:"c"`
+	PodUID      string            `json:"pod,omitempty"`
+	SandboxID   string            `json:"sb,omitempty"`
+	ContainerID string            `json:"ct,omitempty"`
 }
 
 // Joiner joins component spans to pod deliveries. It is an otlp.Consumer
@@ -97,20 +114,17 @@ type Joiner struct {
 	metrics *Metrics
 	log     *slog.Logger
 	pipe    Pipeline
-	started bool
+	closed  atomic.Bool
 
-	mu      sync.Mutex
-	inbox   []item
-	wake    chan struct{}
-	stop    chan struct{}
-	stopped chan struct{}
-	once    sync.Once
-
-	// owned by the pipeline goroutine
+	// owned by the pipeline's apply goroutine
 	byAudit   *index[string]   // audit id → pod uid
 	byTrace   *index[[16]byte] // trace of a span naming its pod → pod uid
 	byRuntime *index[string]   // sandbox or container id → pod uid
 	held      held
+	// recent lists the journal entries applied within HeldFor (event
+	// time), a run per ApplyEntries call: what the indexes and held spans
+	// were learned from, applied again after a restart (Oldest).
+	recent []appliedRun
 
 	Stats Stats
 }
@@ -122,7 +136,6 @@ func New(cfg Config, reg prometheus.Registerer, log *slog.Logger) (*Joiner, erro
 	}
 	j := &Joiner{
 		cfg: cfg, log: log,
-		wake: make(chan struct{}, 1), stop: make(chan struct{}), stopped: make(chan struct{}),
 		byAudit: newIndex[string](cfg.MaxIndex), byTrace: newIndex[[16]byte](cfg.MaxIndex), byRuntime: newIndex[string](cfg.MaxIndex),
 		held: newHeld(),
 	}
@@ -139,60 +152,27 @@ func New(cfg Config, reg prometheus.Registerer, log *slog.Logger) (*Joiner, erro
 	return j, nil
 }
 
-// Start starts joining spans on p's goroutine. p must also run the Joiner
-// as an Analyzer.
+// Start makes ConsumeSpans journal spans in p, which must also run the
+// Joiner as an analyzer.
 func (j *Joiner) Start(p Pipeline) {
 	j.pipe = p
-	j.started = true
-	go j.feed()
 }
 
-// Close joins what the inbox holds and stops. Call it before closing the
-// pipeline.
+// Close stops taking spans: ConsumeSpans fails after it. Call it before
+// closing the pipeline.
 func (j *Joiner) Close() {
-	if !j.started {
-		return
-	}
-	j.once.Do(func() { close(j.stop) })
-	<-j.stopped
+	j.closed.Store(true)
 }
 
-// feed hands the inbox to the pipeline whenever spans arrive. It waits for
-// room in the pipeline's queue itself, so receivers never do.
-func (j *Joiner) feed() {
-	defer close(j.stopped)
-	for {
-		select {
-		case <-j.wake:
-		case <-j.stop:
-			j.submit(context.Background())
-			return
-		}
-		j.submit(context.Background())
-	}
-}
-
-func (j *Joiner) submit(ctx context.Context) {
-	j.mu.Lock()
-	empty := len(j.inbox) == 0
-	j.mu.Unlock()
-	if empty {
-		return
-	}
-	if err := j.pipe.Submit(ctx, j.drain, true); err != nil {
-		j.mu.Lock()
-		n := len(j.inbox)
-		j.inbox = nil
-		j.mu.Unlock()
-		j.Stats.Overloaded.Add(int64(n))
-		j.log.Warn("spans not joined", "spans", n, "err", err)
-	}
-}
+// ErrClosed is ConsumeSpans' error after Close (or before Start).
+var ErrClosed = errors.New("span joiner not running")
 
 // ConsumeSpans classifies spans, feeds the metrics, drops those that join
-// no delivery and takes in copies of the rest.
+// no delivery and journals the rest; it returns once they are durable (the
+// receiver acknowledges them then). Spans already journaled (a client
+// retrying a batch) are kept once.
 func (j *Joiner) ConsumeSpans(ctx context.Context, spans []otlp.Span) error {
-	var items []item
+	var entries []podtrace.JournalEvent
 	for i := range spans {
 		sp := &spans[i]
 		c, rank, req := classify(sp)
@@ -203,29 +183,86 @@ func (j *Joiner) ConsumeSpans(ctx context.Context, spans []otlp.Span) error {
 			j.Stats.Noise.Add(1)
 			continue
 		}
-		items = append(items, newItem(sp, c, rank))
+		it := newItem(sp, c, rank)
+		body, err := json.Marshal(entry{Ref: it.ref, Class: it.class, PodUID: it.podUID, SandboxID: it.sandboxID, ContainerID: it.containerID})
+		if err != nil {
+			return fmt.Errorf("encode span: %w", err)
+		}
+		entries = append(entries, podtrace.JournalEvent{Key: it.ref.TraceID + it.ref.SpanID, Time: time.Unix(0, it.ref.End).UTC(), Body: body})
 	}
-	if len(items) == 0 {
+	if len(entries) == 0 {
 		return nil
 	}
-	if j.cfg.Block {
-		j.Stats.Taken.Add(int64(len(items)))
-		return j.pipe.Submit(ctx, func(m *lifecycle.Machine) { j.join(m, items) }, true)
+	if j.pipe == nil || j.closed.Load() {
+		return ErrClosed
 	}
-	j.mu.Lock()
-	if len(j.inbox)+len(items) > j.cfg.MaxInbox {
-		j.mu.Unlock()
-		j.Stats.Overloaded.Add(int64(len(items)))
-		return fmt.Errorf("%w: %d spans waiting to be joined", otlp.ErrOverloaded, j.cfg.MaxInbox)
+	done, err := j.pipe.Enqueue(ctx, ingest.Batch{Kind: EntryKind, Entries: entries}, j.cfg.Block)
+	if errors.Is(err, ingest.ErrOverloaded) {
+		j.Stats.Overloaded.Add(int64(len(entries)))
+		return fmt.Errorf("%w: the pipeline's queue is full", otlp.ErrOverloaded)
 	}
-	j.inbox = append(j.inbox, items...)
-	j.mu.Unlock()
-	j.Stats.Taken.Add(int64(len(items)))
+	if err != nil {
+		return err
+	}
 	select {
-	case j.wake <- struct{}{}:
-	default: // a wake-up is pending already
+	case err := <-done:
+		if err != nil {
+			return err
+		}
+	case <-ctx.Done():
+		return ctx.Err()
 	}
+	j.Stats.Taken.Add(int64(len(entries)))
 	return nil
+}
+
+// EntryKind implements ingest.EntryHandler.
+func (j *Joiner) EntryKind() string { return EntryKind }
+
+// ApplyEntries joins journaled spans; on the pipeline's apply goroutine.
+// Joining a span again is harmless: a pod keeps a span once.
+func (j *Joiner) ApplyEntries(m *lifecycle.Machine, entries []podtrace.JournalEvent) {
+	items := make([]item, 0, len(entries))
+	for _, e := range entries {
+		var en entry
+		if err := json.Unmarshal(e.Body, &en); err != nil {
+			j.Stats.Errors.Add(1)
+			j.log.Warn("journaled span", "key", e.Key, "err", err)
+			continue
+		}
+		it := item{ref: en.Ref, class: en.Class, podUID: en.PodUID, sandboxID: en.SandboxID, containerID: en.ContainerID, jseq: e.Seq}
+		if _, err := hex.Decode(it.traceID[:], []byte(en.Ref.TraceID)); err != nil {
+			j.Stats.Errors.Add(1)
+			continue
+		}
+		items = append(items, it)
+	}
+	if len(entries) > 0 {
+		run := appliedRun{seq: entries[0].Seq}
+		for i := range items {
+			run.end = max(run.end, items[i].ref.End)
+		}
+		j.recent = append(j.recent, run)
+	}
+	j.join(m, items)
+	cut := m.Now().UnixNano() - int64(j.cfg.HeldFor)
+	n := 0
+	for n < len(j.recent) && j.recent[n].end < cut {
+		n++
+	}
+	j.recent = j.recent[n:]
+}
+
+// Oldest implements ingest.EntryHandler: the journal seq of the oldest span
+// applied within HeldFor. Spans held for their pod, and the trace and
+// runtime ids joined spans taught, live in memory only; applying the spans
+// from there again after a restart brings them back (a pod keeps a span
+// once, so those joined already are not added twice).
+func (j *Joiner) Oldest() int64 {
+	if len(j.recent) == 0 {
+		return 0
+	}
+	return j.recent[0].seq
 }
 
 func newItem(sp *otlp.Span, c class, rank uint8) item {
@@ -246,22 +283,13 @@ func newItem(sp *otlp.Span, c class, rank uint8) item {
 	return it
 }
 
-// drain joins the inbox; on the pipeline goroutine.
-func (j *Joiner) drain(m *lifecycle.Machine) {
-	j.mu.Lock()
-	items := j.inbox
-	j.inbox = nil
-	j.mu.Unlock()
-	j.join(m, items)
-}
-
 // join joins items to their pods, or holds them; on the pipeline goroutine.
 func (j *Joiner) join(m *lifecycle.Machine, items []item) {
 	for i := range items {
 		it := &items[i]
 		switch it.class {
 		case classRequest:
-			if uid, ok := j.byAudit.get(it.ref.AuditID); ok {
+			if uid, ok := j.auditPod(m, it.ref.AuditID); ok {
 				j.attach(m, uid, it)
 			} else {
 				j.hold(key{byAudit, it.ref.AuditID}, it)
@@ -288,6 +316,36 @@ func (j *Joiner) join(m *lifecycle.Machine, items []item) {
 	}
 	j.expire(m.Now().UnixNano())
 	j.Stats.Held.Store(int64(j.held.n))
+}
+
+// auditPod is the pod of the audit event with the id: learned as the event
+// was applied (ObserveAudit); or else, when the event was applied before a
+// restart, which empties the index, the pod the journal names; or not
+// known yet.
+func (j *Joiner) auditPod(m *lifecycle.Machine, auditID string) (string, bool) {
+	if uid, ok := j.byAudit.get(auditID); ok {
+		return uid, true
+	}
+	uid, err := m.JournaledPod(auditID + "/" + decode.StageResponseComplete)
+	if err != nil {
+		j.Stats.Errors.Add(1)
+		return "", false
+	}
+	if uid == "" {
+		return "", false
+	}
+	j.byAudit.put(auditID, uid)
+	return uid, true
+}
+
+// ObserveAudit implements ingest.AuditObserver: it learns the pod of every
+// applied audit event and joins the request spans held for it, so a request
+// joins its pod whichever came first, and whenever the pods are saved.
+func (j *Joiner) ObserveAudit(m *lifecycle.Machine, ev *decode.Event, uid string) {
+	j.byAudit.put(ev.AuditID, uid)
+	for _, it := range j.held.take(key{byAudit, ev.AuditID}) {
+		j.attach(m, uid, &it)
+	}
 }
 
 func (j *Joiner) runtimePod(it *item) (string, bool) {
@@ -372,6 +430,15 @@ func (j *Joiner) expire(now int64) {
 // ids and joins the spans held for them or for the pod, then fills the
 // pod's records' spans and trace ids. On the pipeline goroutine.
 func (j *Joiner) Analyze(p *lifecycle.Pod, recs []podtrace.Record, now time.Time) {
+	j.learnPod(p)
+	j.release(p, key{byPod, p.UID})
+	j.Stats.Held.Store(int64(j.held.n))
+	fill(p, recs)
+}
+
+// learnPod learns the audit ids p's state records (milestones, facts) and
+// joins the spans held for them.
+func (j *Joiner) learnPod(p *lifecycle.Pod) {
 	for _, s := range p.Marks {
 		j.learnAudit(p, s.AuditID)
 	}
@@ -379,9 +446,6 @@ func (j *Joiner) Analyze(p *lifecycle.Pod, recs []podtrace.Record, now time.Time
 		j.learnAudit(p, p.Facts[i].First.AuditID)
 		j.learnAudit(p, p.Facts[i].Last.AuditID)
 	}
-	j.release(p, key{byPod, p.UID})
-	j.Stats.Held.Store(int64(j.held.n))
-	fill(p, recs)
 }
 
 func (j *Joiner) learnAudit(p *lifecycle.Pod, id string) {
@@ -392,5 +456,6 @@ func (j *Joiner) learnAudit(p *lifecycle.Pod, id string) {
 	j.release(p, key{byAudit, id})
 }
 
-var _ ingest.Analyzer = (*Joiner)(nil)
+var _ ingest.EntryHandler = (*Joiner)(nil)
+var _ ingest.AuditObserver = (*Joiner)(nil)
 var _ otlp.Consumer = (*Joiner)(nil)

@@ -96,7 +96,7 @@ func TestHeldBounds(t *testing.T) {
 func TestConfigValidate(t *testing.T) {
 	bad := correlate.Config{}
 	err := bad.Validate()
-	for _, key := range []string{"max_spans_per_pod", "max_inbox", "max_held", "max_index", "held_for"} {
+	for _, key := range []string{"max_spans_per_pod", "max_held", "max_index", "held_for"} {
 		if err == nil || !contains(err.Error(), key) {
 			t.Errorf("error lacks %s: %v", key, err)
 		}

@@ -409,15 +409,122 @@ func TestReplicas(t *testing.T) {
 	b.kill9() // b's sender retries until b is back
 	b.start()
 	wg.Wait()
+
+	// once-per-close metrics: new pods closing while both replicas run are
+	// counted by one of them only (the one that claims the record first)
+	st := openStore(t, dsn)
+	before, closedBefore := quiesce(t, a, b), closedCounts(t, st, "ha")
+	first := len(batches)
+	batches = append(batches, makeBatches(t, first, 30, 100)...)
+	for i := first; i < len(batches); i++ {
+		send([]*proc{a, b}[i%2], i)
+		if i%4 == 0 {
+			send([]*proc{a, b}[1-i%2], i)
+		}
+	}
+	after, closedAfter := quiesce(t, a, b), closedCounts(t, st, "ha")
+	for _, m := range onceMetrics {
+		got, want := after[m]-before[m], closedAfter[m]-closedBefore[m]
+		if want == 0 && m == onceMetrics[0] {
+			t.Errorf("%s: no record closed in the second round: the check proves nothing", m)
+		}
+		if got != want {
+			t.Errorf("%s: the replicas counted %v between them, for %v closed records", m, got, want)
+		}
+	}
 	a.stop()
 	b.stop()
-	st := openStore(t, dsn)
 	checkJournal(t, st, "ha", batches)
 	if got, want := recordsJSON(t, st, "ha"), cleanReplay(t, "ha", batches); !bytes.Equal(got, want) {
 		os.WriteFile(filepath.Join(os.TempDir(), "ha-got.json"), got, 0o644)
 		os.WriteFile(filepath.Join(os.TempDir(), "ha-want.json"), want, 0o644)
 		t.Fatalf("records of two replicas differ from a clean replay (see %s/ha-{got,want}.json)", os.TempDir())
 	}
+}
+
+// onceMetrics are the metrics counted once per closed record, and what
+// closedCounts counts for each: closed records, those with an SLO verdict,
+// their findings.
+var onceMetrics = []string{"podtrace_pod_delivery_duration_seconds_count", "podtrace_slo_deliveries_total", "podtrace_diagnosis_total"}
+
+// closedCounts counts, for each of onceMetrics, what the store's closed
+// records of a cluster call for.
+func closedCounts(t *testing.T, st podtrace.Store, cluster string) map[string]float64 {
+	t.Helper()
+	recs, _, err := st.Records(context.Background(), podtrace.RecordFilter{Cluster: cluster, Limit: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]float64{}
+	for _, r := range recs {
+		if r.Finished == nil {
+			continue
+		}
+		out[onceMetrics[0]]++
+		if r.SLO != nil && r.SLO.Met != nil {
+			out[onceMetrics[1]]++
+		}
+		out[onceMetrics[2]] += float64(len(r.Diagnosis))
+	}
+	return out
+}
+
+// scrapeOnce reads a process's /metrics: the sum over every series of each
+// of onceMetrics, and the pipeline's applied and unmatched event counts.
+func scrapeOnce(t *testing.T, p *proc) (map[string]float64, string) {
+	t.Helper()
+	resp, err := http.Get("http://" + p.addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	sums := map[string]float64{}
+	var applied []string
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(l, `podtrace_ingest_events_total{stage="applied"}`) || strings.HasPrefix(l, `podtrace_ingest_events_total{stage="unmatched"}`) {
+			applied = append(applied, l)
+		}
+		name, _, _ := strings.Cut(l, "{")
+		name, _, _ = strings.Cut(name, " ")
+		for _, m := range onceMetrics {
+			if name == m {
+				f := strings.Fields(l)
+				v, _ := strconv.ParseFloat(f[len(f)-1], 64)
+				sums[m] += v
+			}
+		}
+	}
+	return sums, strings.Join(applied, " ")
+}
+
+// quiesce waits until both replicas have applied and saved all they will
+// (their once-per-close metrics and applied events stay the same over three
+// flushes), and returns the sum of their once-per-close metrics.
+func quiesce(t *testing.T, a, b *proc) map[string]float64 {
+	t.Helper()
+	read := func() (map[string]float64, string) {
+		sa, aa := scrapeOnce(t, a)
+		sb, ab := scrapeOnce(t, b)
+		for m, v := range sb {
+			sa[m] += v
+		}
+		return sa, fmt.Sprint(sa, aa, ab)
+	}
+	_, last := read()
+	for same, deadline := 0, time.Now().Add(60*time.Second); time.Now().Before(deadline); {
+		time.Sleep(700 * time.Millisecond)
+		sum, now := read()
+		if now != last {
+			last, same = now, 0
+			continue
+		}
+		if same++; same == 3 {
+			return sum
+		}
+	}
+	t.Fatal("the replicas did not settle in 60 s")
+	return nil
 }
 
 // peakRSS is the process's peak resident memory (VmHWM), in bytes.

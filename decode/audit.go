@@ -19,6 +19,9 @@ var (
 	ErrNotAudit  = errors.New("not an audit.k8s.io Event or EventList")
 	ErrNoAuditID = errors.New("audit event without auditID")
 	ErrBadStage  = errors.New("audit event with unknown stage")
+	// ErrNoTime: a relevant event with neither stageTimestamp nor
+	// requestReceivedTimestamp.
+	ErrNoTime = errors.New("audit event without a timestamp")
 	// ErrInvalidJSON: a relevant event whose bytes are not strictly valid JSON.
 	ErrInvalidJSON = errors.New("invalid JSON")
 )
@@ -99,6 +102,19 @@ type Stats struct {
 	Malformed int64 // lines or items that are not valid audit JSON
 	Bytes     int64
 	LastError error // the latest malformed-item error, for a summary line
+}
+
+// Add adds o's counts to s (and keeps o's LastError if it has one): the
+// totals of decoders that shared the work.
+func (s *Stats) Add(o Stats) {
+	s.Events += o.Events
+	s.Relevant += o.Relevant
+	s.Skipped += o.Skipped
+	s.Malformed += o.Malformed
+	s.Bytes += o.Bytes
+	if o.LastError != nil {
+		s.LastError = o.LastError
+	}
 }
 
 // Decoder decodes audit JSON. It is not safe for concurrent use.
@@ -192,6 +208,13 @@ func (d *Decoder) finish(ev *Event, doc []byte, fn func(ev *Event)) error {
 	if !relevant(ev) {
 		d.Stats.Skipped++
 		return nil
+	}
+	if ev.Time.IsZero() {
+		ev.Time = ev.Received
+	}
+	if ev.Time.IsZero() {
+		d.Stats.Malformed++
+		return fmt.Errorf("audit event %s: %w", ev.AuditID, ErrNoTime)
 	}
 	if d.KeepRaw {
 		// the redaction pass is also the strict validation of what is kept
@@ -398,18 +421,24 @@ func firstByte(b []byte) byte {
 
 // isKind reports whether an object's first member is "kind": k.
 // Kubernetes writes kind first; an object without it is not of kind k here.
-func isKind(obj []byte, k string) bool {
+func isKind(obj []byte, k string) bool { return string(kindOf(obj)) == k }
+
+// kindOf returns the value of an object's first member if it is "kind",
+// else nil.
+func kindOf(obj []byte) []byte {
 	if len(obj) == 0 {
-		return false
+		return nil
 	}
 	var sc Scanner
 	sc.Reset(obj)
-	found := false
+	var kind []byte
 	sc.Object(func(key []byte) error {
-		found = string(key) == "kind" && string(sc.Bytes()) == k
+		if string(key) == "kind" {
+			kind = sc.Bytes()
+		}
 		return errFound
 	})
-	return found
+	return kind
 }
 
 var errFound = errors.New("found")

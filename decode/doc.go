@@ -4,7 +4,8 @@
 // audit envelope, and for pods and Events about pods the object bodies.
 // Everything else is skipped by a pull scanner without being decoded.
 //
-// It also redacts what podtrace must never keep (environment variable values,
-// last-applied-configuration, managedFields) from the bytes it hands on for
-// storage.
+// It also redacts what podtrace must never keep (environment variable and
+// HTTP header values, container args and commands, Secret data, tokens,
+// last-applied-configuration, managedFields; see Redactor) from the bytes it
+// hands on for storage.
 package decode

@@ -1,18 +1,34 @@
 package decode
 
-import (
-	"bytes"
-	"strings"
-)
+import "bytes"
 
 // Redacted replaces secret values in stored events.
 const Redacted = "<redacted>"
 
 // Redactor copies an audit event's JSON without what podtrace must never keep
-// or show: environment variable values (env[].value, also when set through a
-// JSON patch), Secret data and stringData, the last-applied-configuration
-// annotation (which holds the whole spec, env values included), and
-// managedFields (bulk with no use to podtrace, replaced by null).
+// or show, wherever it sits (request and response objects, patches of any
+// kind, nested objects):
+//
+//   - environment variable values (env[].value) and HTTP header values of
+//     probes and hooks (httpHeaders[].value, e.g. Authorization): the names
+//     stay;
+//   - container args and command, and exec probe and hook commands: every
+//     element of the array becomes "<redacted>", so the count stays (flags
+//     such as --password=... are common there, and telling secret flags
+//     from others by name would miss some);
+//   - Secret data and stringData, a TokenRequest's status (the token) and a
+//     TokenReview's spec (the token reviewed);
+//   - the last-applied-configuration annotation (the whole spec again, env
+//     values and args included);
+//   - in a JSON patch, the value of an operation whose path reaches any of
+//     the above inside a container (/spec/containers/0/args/1, .../env) or
+//     the last-applied annotation;
+//   - managedFields (bulk with no use to podtrace), replaced by null.
+//
+// Nothing podtrace reads from a pod is touched: recovery decodes the
+// redacted journal and must rebuild the same records. Map keys (labels,
+// annotations) named like these fields are left alone unless their value
+// has the field's shape (an array of args, a list of env entries).
 //
 // It walks the document once without building values, records the byte
 // spans to replace, then copies the unchanged ranges around them.
@@ -29,12 +45,27 @@ type span struct {
 type redactCtx uint8
 
 const (
-	ctxNone    redactCtx = iota
-	ctxEnvList           // the elements of an "env" array
-	ctxEnvVar            // an element of an "env" array
-	ctxSecret            // an object whose kind is Secret
-	ctxPatch             // an element of a JSON patch array (begins with "op")
+	ctxNone         redactCtx = iota
+	ctxNamedValues            // an "env" or "httpHeaders" array: its elements' "value" is secret
+	ctxNamedValue             // an element of such an array
+	ctxMasked                 // an "args" or "command" array: every element is secret
+	ctxSecret                 // a Secret: data and stringData are secret
+	ctxTokenRequest           // a TokenRequest: its status holds the token
+	ctxTokenReview            // a TokenReview: its spec holds the token
 )
+
+// kindCtx is the context of an object of a kind holding secrets, or ctxNone.
+func kindCtx(obj []byte) redactCtx {
+	switch string(kindOf(obj)) {
+	case "Secret":
+		return ctxSecret
+	case "TokenRequest":
+		return ctxTokenRequest
+	case "TokenReview":
+		return ctxTokenReview
+	}
+	return ctxNone
+}
 
 // Redact returns a redacted copy of doc, or nil if doc is not valid JSON.
 func (r *Redactor) Redact(doc []byte) []byte {
@@ -65,8 +96,10 @@ func (r *Redactor) value(doc []byte, i int, ctx redactCtx, depth int) (int, bool
 	}
 	switch doc[i] {
 	case '{':
-		if ctx != ctxEnvVar && isKind(doc[i:], "Secret") {
-			ctx = ctxSecret
+		if ctx != ctxNamedValue {
+			if k := kindCtx(doc[i:]); k != ctxNone {
+				ctx = k
+			}
 		}
 		return r.object(doc, i, ctx, depth+1)
 	case '[':
@@ -82,14 +115,16 @@ func (r *Redactor) array(doc []byte, i int, ctx redactCtx, depth int) (int, bool
 		return i + 1, true
 	}
 	for {
-		elem := ctxNone
+		var end int
+		var ok bool
 		switch {
-		case ctx == ctxEnvList:
-			elem = ctxEnvVar
-		case i < len(doc) && bytes.HasPrefix(doc[i:], []byte(`{"op"`)):
-			elem = ctxPatch
+		case ctx == ctxMasked:
+			end, ok = r.replace(doc, i, depth, redactedJSON)
+		case ctx == ctxNamedValues:
+			end, ok = r.value(doc, i, ctxNamedValue, depth)
+		default:
+			end, ok = r.value(doc, i, ctxNone, depth)
 		}
-		end, ok := r.value(doc, i, elem, depth)
 		if !ok {
 			return end, false
 		}
@@ -113,7 +148,9 @@ func (r *Redactor) object(doc []byte, i int, ctx redactCtx, depth int) (int, boo
 	if i < len(doc) && doc[i] == '}' {
 		return i + 1, true
 	}
-	var patchEnv bool
+	// a JSON patch operation (members "op", "path", "value" in any order)
+	// whose path reaches a secret has its value replaced
+	var patchOp, patchSecret bool
 	var patchValue span
 	for {
 		if i >= len(doc) || doc[i] != '"' {
@@ -141,18 +178,26 @@ func (r *Redactor) object(doc []byte, i int, ctx redactCtx, depth int) (int, boo
 		case k == "managedFields":
 			end, ok = r.replace(doc, i, depth, "null")
 		case k == "kubectl.kubernetes.io/last-applied-configuration",
-			ctx == ctxEnvVar && k == "value",
-			ctx == ctxSecret && (k == "data" || k == "stringData"):
+			ctx == ctxNamedValue && k == "value",
+			ctx == ctxSecret && (k == "data" || k == "stringData"),
+			ctx == ctxTokenRequest && k == "status",
+			ctx == ctxTokenReview && k == "spec":
 			end, ok = r.replace(doc, i, depth, redactedJSON)
-		case k == "env":
-			end, ok = r.value(doc, i, ctxEnvList, depth)
-		case ctx == ctxPatch && k == "path":
+		case (k == "env" || k == "httpHeaders") && isArray(doc, i):
+			end, ok = r.value(doc, i, ctxNamedValues, depth)
+		case (k == "args" || k == "command") && isArray(doc, i):
+			end, ok = r.value(doc, i, ctxMasked, depth)
+		case k == "op":
+			end, ok = r.value(doc, i, ctxNone, depth)
+			patchOp = true
+		case k == "path":
 			end, ok = r.value(doc, i, ctxNone, depth)
 			if ok && doc[start] == '"' {
-				path := string(doc[start+1 : end-1])
-				patchEnv = strings.Contains(path, "/env") || strings.Contains(path, "last-applied")
+				var sc Scanner
+				sc.Reset(doc[start:end])
+				patchSecret = secretPath(sc.Bytes())
 			}
-		case ctx == ctxPatch && k == "value":
+		case k == "value":
 			end, ok = r.value(doc, i, ctxNone, depth)
 			patchValue = span{start, end, redactedJSON}
 		default:
@@ -169,7 +214,7 @@ func (r *Redactor) object(doc []byte, i int, ctx redactCtx, depth int) (int, boo
 		case ',':
 			i = skipWS(doc, i+1)
 		case '}':
-			if patchEnv && patchValue.end > 0 {
+			if patchOp && patchSecret && patchValue.end > 0 {
 				r.addSpan(patchValue)
 			}
 			return i + 1, true
@@ -181,13 +226,37 @@ func (r *Redactor) object(doc []byte, i int, ctx redactCtx, depth int) (int, boo
 
 const redactedJSON = `"` + Redacted + `"`
 
+func isArray(doc []byte, i int) bool { return i < len(doc) && doc[i] == '[' }
+
+// secretPath reports whether a JSON patch path (RFC 6901) reaches a secret:
+// a container's env, args or command, or anything below them (probes'
+// commands and HTTP headers included), or the last-applied annotation. Other paths are kept even when a label or
+// annotation is called "env": podtrace reads those.
+func secretPath(path []byte) bool {
+	inContainer := false
+	for seg := range bytes.SplitSeq(path, []byte("/")) {
+		switch string(seg) {
+		case "containers", "initContainers", "ephemeralContainers":
+			inContainer = true
+		case "env", "args", "command", "httpHeaders":
+			if inContainer {
+				return true
+			}
+		case "kubectl.kubernetes.io~1last-applied-configuration":
+			return true
+		}
+	}
+	return false
+}
+
 // replace records that the value at i is to be replaced by with.
 func (r *Redactor) replace(doc []byte, i, depth int, with string) (int, bool) {
 	spans := len(r.spans)
 	end, ok := r.value(doc, i, ctxNone, depth)
 	r.spans = r.spans[:spans] // the whole value goes: drop spans inside it
 	if ok {
-		r.addSpan(span{i, end, with})
+		// after every span kept, in document order: append, no search
+		r.spans = append(r.spans, span{i, end, with})
 	}
 	return end, ok
 }

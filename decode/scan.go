@@ -244,6 +244,7 @@ func (s *Scanner) Bool() bool {
 }
 
 // Time reads an RFC 3339 timestamp string; null or "" read as the zero time.
+// A time that unix nanoseconds cannot hold is an error.
 func (s *Scanner) Time() time.Time {
 	b := s.Bytes()
 	if len(b) == 0 || s.err != nil {
@@ -252,6 +253,11 @@ func (s *Scanner) Time() time.Time {
 	t, ok := parseTime(b)
 	if !ok {
 		s.fail("invalid RFC 3339 time")
+		return time.Time{}
+	}
+	if !time.Unix(0, t.UnixNano()).Equal(t) {
+		// podtrace keeps times as unix nanoseconds: years 1678 to 2262
+		s.fail("time out of range")
 		return time.Time{}
 	}
 	return t

@@ -2,13 +2,17 @@
 // durably, applies them to the lifecycle machine, runs the analyses on the
 // pods that changed and saves their states and records.
 //
-// One goroutine owns the store's writer side and the machine. Sources hand
-// it batches through Enqueue; a batch is acknowledged once its events are
-// committed to the journal (group commit: batches waiting together share a
-// transaction), before they are applied. States and records are saved every
-// FlushInterval with the journal position they reflect, so after a crash the
-// pipeline re-applies only the journal's tail: no acknowledged event is lost
-// and none is applied twice to what was saved.
+// Two goroutines share the work. The journal goroutine takes the batches
+// sources hand over through Enqueue and commits them to the journal (group
+// commit: batches waiting together share a transaction); a batch is
+// acknowledged then, once durable, before it is applied. It passes the
+// committed events on to the apply goroutine, which owns the lifecycle
+// machine: it applies them, runs the analyses and saves states and records
+// every FlushInterval with the journal position they reflect, so after a
+// crash the pipeline re-applies only the journal's tail: no acknowledged
+// event is lost and none is applied twice to what was saved. A slow save
+// therefore never holds up an acknowledgement longer than its own write
+// transaction, and decoding, applying and saving use a second core.
 package ingest
 
 import (
@@ -17,6 +21,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -50,13 +55,19 @@ func (f AnalyzerFunc) Analyze(p *lifecycle.Pod, recs []podtrace.Record, now time
 // Config tunes the pipeline.
 type Config struct {
 	Cluster string
-	// QueueEvents bounds the events waiting to be journaled; beyond it
+	// QueueEvents bounds the events accepted but not applied yet (waiting
+	// to be journaled, or journaled and waiting to be applied); beyond it
 	// non-blocking Enqueue fails with ErrOverloaded.
 	QueueEvents int
 	// FlushInterval is how often states and records are saved.
 	FlushInterval time.Duration
 	// FlushEvents saves early after this many applied events.
 	FlushEvents int
+	// SavePods bounds the pods saved in one write transaction: a save of
+	// many changed pods is split into parts (see podtrace.Commit.Partial),
+	// so the journal's appends, which share SQLite's one writer, never wait
+	// long behind a save.
+	SavePods int
 	// SharedJournal is for replicas of one cluster on one shared store
 	// (see package postgres): the pipeline applies the cluster's whole
 	// journal in seq order, its own events and those other replicas
@@ -67,13 +78,44 @@ type Config struct {
 
 // DefaultConfig returns the defaults.
 func DefaultConfig() Config {
-	return Config{Cluster: "default", QueueEvents: 200_000, FlushInterval: 500 * time.Millisecond, FlushEvents: 100_000, Lifecycle: lifecycle.DefaultConfig()}
+	return Config{Cluster: "default", QueueEvents: 200_000, FlushInterval: 500 * time.Millisecond, FlushEvents: 100_000, SavePods: 32, Lifecycle: lifecycle.DefaultConfig()}
+}
+
+// EntryHandler is an Analyzer that owns a kind of journal entry other than
+// audit events: component spans (package correlate). Sources journal such
+// entries with Enqueue (Batch.Kind and Batch.Entries), acknowledged once
+// durable like audit events; the apply goroutine hands them to
+// ApplyEntries in journal order, with their seqs. After a restart the
+// entries from Oldest on are applied again (entries are applied once into
+// state that is saved, but may also wait in memory, e.g. spans held for a
+// pod not seen yet), so ApplyEntries must be idempotent. A pipeline finds
+// its handlers among its analyzers.
+type EntryHandler interface {
+	Analyzer
+	// EntryKind names the kind: letters only, unique in a pipeline.
+	EntryKind() string
+	ApplyEntries(m *lifecycle.Machine, entries []podtrace.JournalEvent)
+	// Oldest is the seq of the oldest applied entry still kept only in
+	// memory; 0 if none.
+	Oldest() int64
+}
+
+// AuditObserver is an Analyzer told of every audit event applied, with the
+// uid of the pod the event names ("" when it names its pod only by name),
+// on the apply goroutine: what the event proves is known at once, not at
+// the next save. A pipeline finds its observers among its analyzers.
+type AuditObserver interface {
+	Analyzer
+	ObserveAudit(m *lifecycle.Machine, ev *decode.Event, uid string)
 }
 
 // Batch is a set of decoded events from one source delivery (a webhook
-// request, a chunk of a file).
+// request, a chunk of a file), or of entries of one kind (Kind, Entries:
+// Key unique within the kind, Time, Body; the pipeline sets the rest).
 type Batch struct {
-	Events []*decode.Event
+	Events  []*decode.Event
+	Kind    string
+	Entries []podtrace.JournalEvent
 	// Offsets to save once the batch is applied (e.g. a file position).
 	Offsets map[string]int64
 }
@@ -90,8 +132,10 @@ type Stats struct {
 	Flushes    atomic.Int64
 	OpenPods   atomic.Int64 // pods in memory
 	Pods       atomic.Int64 // pods first seen since start
-	Queued     atomic.Int64 // events waiting now
+	Queued     atomic.Int64 // events accepted and not applied yet
 	Errors     atomic.Int64 // store errors
+	ClockAhead atomic.Int64 // events too far ahead to move the event clock alone (lifecycle.Config.MaxClockStep)
+	Clock      atomic.Int64 // the event clock at the last save, unix ns
 }
 
 type submission struct {
@@ -100,21 +144,33 @@ type submission struct {
 	fn    func(m *lifecycle.Machine) // set by Submit instead of batch/reply
 }
 
+// committed is a group of submissions on its way from the journal
+// goroutine to the apply goroutine.
+type committed struct {
+	group []submission
+	js    []podtrace.JournalEvent // the group's events, with their seqs
+	added []bool                  // which were new to the journal
+	err   error                   // the journal append failed: apply none
+}
+
 // Pipeline is the ingest pipeline. Create with New, then Start.
 type Pipeline struct {
 	cfg       Config
 	store     podtrace.Store
 	machine   *lifecycle.Machine
 	analyzers []Analyzer
+	handlers  map[string]EntryHandler // by kind
+	observers []AuditObserver
 	onClose   func(p *lifecycle.Pod, r *podtrace.Record)
 	log       *slog.Logger
 	subs      chan submission
+	applyq    chan committed // journal goroutine → apply goroutine
 	stop      chan struct{}
 	done      chan struct{}
 	stopOnce  sync.Once
 	Stats     Stats
 
-	// owned by the run goroutine
+	// owned by the apply goroutine (and by Start before it runs)
 	applied   int64
 	sinceSave int
 	lastSave  time.Time
@@ -128,11 +184,37 @@ type Pipeline struct {
 func New(cfg Config, store podtrace.Store, analyzers []Analyzer, onClose func(p *lifecycle.Pod, r *podtrace.Record), log *slog.Logger) *Pipeline {
 	p := &Pipeline{
 		cfg: cfg, store: store, analyzers: analyzers, onClose: onClose, log: log,
-		subs: make(chan submission, 1024), stop: make(chan struct{}), done: make(chan struct{}),
-		offsets: map[string]int64{},
+		subs: make(chan submission, 1024), applyq: make(chan committed, 16),
+		stop: make(chan struct{}), done: make(chan struct{}),
+		offsets: map[string]int64{}, handlers: map[string]EntryHandler{},
+	}
+	for _, a := range analyzers {
+		if h, ok := a.(EntryHandler); ok {
+			p.handlers[h.EntryKind()] = h
+		}
+		if o, ok := a.(AuditObserver); ok {
+			p.observers = append(p.observers, o)
+		}
 	}
 	p.machine = lifecycle.New(cfg.Lifecycle, loader{p})
 	return p
+}
+
+// heldProgress names the saved position of the oldest entry a handler kept
+// only in memory.
+func (p *Pipeline) heldProgress() string { return "held/" + p.cfg.Cluster }
+
+// entryKind is the handled kind of a journal key, or "" for an audit event
+// (whose keys are "<auditID>/<stage>").
+func (p *Pipeline) entryKind(key string) string {
+	i := strings.IndexByte(key, ':')
+	if i <= 0 {
+		return ""
+	}
+	if _, ok := p.handlers[key[:i]]; !ok {
+		return ""
+	}
+	return key[:i]
 }
 
 // Start recovers from the journal (re-applying events after the last saved
@@ -143,6 +225,9 @@ func (p *Pipeline) Start(ctx context.Context) error {
 		return fmt.Errorf("recover: %w", err)
 	}
 	p.applied = applied
+	if err := p.reapplyHeld(ctx); err != nil {
+		return fmt.Errorf("recover: %w", err)
+	}
 	recovered, err := p.catchUp(ctx)
 	if err != nil {
 		return fmt.Errorf("recover: %w", err)
@@ -154,6 +239,7 @@ func (p *Pipeline) Start(ctx context.Context) error {
 		p.log.Info("recovered from journal", "events", recovered, "applied", p.applied)
 	}
 	p.lastSave = time.Now()
+	go p.journal()
 	go p.run()
 	return nil
 }
@@ -163,7 +249,12 @@ func (p *Pipeline) Start(ctx context.Context) error {
 // room. The returned channel receives nil once the batch is durable in the
 // journal, or the error that stopped it.
 func (p *Pipeline) Enqueue(ctx context.Context, b Batch, block bool) (<-chan error, error) {
-	n := int64(len(b.Events))
+	if len(b.Entries) > 0 {
+		if _, ok := p.handlers[b.Kind]; !ok {
+			return nil, fmt.Errorf("ingest: no handler for entries of kind %q", b.Kind)
+		}
+	}
+	n := int64(len(b.Events) + len(b.Entries))
 	if !block && p.Stats.Queued.Load()+n > int64(p.cfg.QueueEvents) && p.Stats.Queued.Load() > 0 {
 		p.Stats.Overloaded.Add(n)
 		return nil, ErrOverloaded
@@ -245,20 +336,20 @@ func (p *Pipeline) setErr(err error) {
 	p.errMu.Unlock()
 }
 
-func (p *Pipeline) run() {
-	defer close(p.done)
-	tick := time.NewTicker(p.cfg.FlushInterval)
-	defer tick.Stop()
+// journal is the journal goroutine: it commits groups of submissions and
+// hands them to the apply goroutine, in order. When the apply goroutine
+// falls behind, applyq fills, journal waits, subs fills and non-blocking
+// sources get ErrOverloaded: the queue bound holds end to end.
+func (p *Pipeline) journal() {
+	defer close(p.applyq)
 	ctx := context.Background()
-	group := make([]submission, 0, 64)
 	for {
-		group = group[:0]
+		var group []submission
 		select {
 		case s := <-p.subs:
 			group = append(group, s)
-		case <-tick.C:
 		case <-p.stop:
-			// drain what is already queued, then save and leave
+			// drain what is already queued, then leave
 			for {
 				select {
 				case s := <-p.subs:
@@ -268,8 +359,9 @@ func (p *Pipeline) run() {
 				}
 				break
 			}
-			p.commit(ctx, group)
-			p.saveAndReport(ctx)
+			if len(group) > 0 {
+				p.applyq <- p.commit(ctx, group)
+			}
 			return
 		}
 		// group commit: take what else is waiting, up to a bound
@@ -282,7 +374,80 @@ func (p *Pipeline) run() {
 				break more
 			}
 		}
-		p.commit(ctx, group)
+		p.applyq <- p.commit(ctx, group)
+	}
+}
+
+// commit journals a group of batches in one transaction and acknowledges
+// them.
+func (p *Pipeline) commit(ctx context.Context, group []submission) committed {
+	var total int
+	for _, s := range group {
+		total += len(s.batch.Events) + len(s.batch.Entries)
+	}
+	c := committed{group: group, js: make([]podtrace.JournalEvent, 0, total)}
+	for _, s := range group {
+		for _, ev := range s.batch.Events {
+			c.js = append(c.js, p.journalEvent(ev))
+		}
+		for _, e := range s.batch.Entries {
+			c.js = append(c.js, podtrace.JournalEvent{Cluster: p.cfg.Cluster, Key: s.batch.Kind + ":" + e.Key, Time: e.Time, Body: e.Body})
+		}
+	}
+	if total > 0 {
+		c.added, c.err = p.store.AppendEvents(ctx, c.js)
+	}
+	for _, s := range group {
+		if s.reply != nil {
+			s.reply <- c.err
+		}
+	}
+	if c.err != nil {
+		p.Stats.Errors.Add(1)
+		p.setErr(c.err)
+		p.log.Error("journal append failed", "err", c.err)
+	}
+	return c
+}
+
+// run is the apply goroutine: it applies what the journal goroutine
+// committed and saves on time.
+func (p *Pipeline) run() {
+	defer close(p.done)
+	tick := time.NewTicker(p.cfg.FlushInterval)
+	defer tick.Stop()
+	ctx := context.Background()
+	for {
+		select {
+		case c, ok := <-p.applyq:
+			if !ok {
+				// the journal goroutine has drained and left
+				if p.cfg.SharedJournal {
+					p.catchUpAndReport(ctx)
+				}
+				p.saveAndReport(ctx)
+				return
+			}
+			p.applyCommitted(c)
+			// take what else is committed before a shared catch-up or a save
+		more:
+			for n := 0; n < 64; n++ {
+				select {
+				case c, ok := <-p.applyq:
+					if !ok {
+						break more
+					}
+					p.applyCommitted(c)
+				default:
+					break more
+				}
+			}
+		case <-tick.C:
+		}
+		if p.cfg.SharedJournal {
+			// what every replica journaled, this one's included
+			p.catchUpAndReport(ctx)
+		}
 		if p.sinceSave >= p.cfg.FlushEvents || (p.sinceSave > 0 && time.Since(p.lastSave) >= p.cfg.FlushInterval) {
 			p.saveAndReport(ctx)
 		}
@@ -292,6 +457,7 @@ func (p *Pipeline) run() {
 // catchUp applies the journal past the applied position.
 func (p *Pipeline) catchUp(ctx context.Context) (int, error) {
 	var d decode.Decoder
+	var run entryRun
 	n := 0
 	for {
 		evs, err := p.store.EventsAfter(ctx, p.cfg.Cluster, p.applied, 5000)
@@ -299,83 +465,129 @@ func (p *Pipeline) catchUp(ctx context.Context) (int, error) {
 			return n, err
 		}
 		if len(evs) == 0 {
+			run.flush(p)
 			return n, nil
 		}
 		for _, je := range evs {
-			d.Decode(je.Body, func(ev *decode.Event) { p.apply(ev) })
+			if kind := p.entryKind(je.Key); kind != "" {
+				run.add(p, kind, je)
+			} else {
+				run.flush(p)
+				d.Decode(je.Body, func(ev *decode.Event) { p.apply(ev, je.Seq) })
+			}
 			p.applied = je.Seq
 			n++
 		}
+		run.flush(p) // before the next read: the entries' bodies are the page's
 	}
 }
 
-// commit journals a group of batches in one transaction, acknowledges them
-// and applies the new events.
-func (p *Pipeline) commit(ctx context.Context, group []submission) {
-	if p.cfg.SharedJournal {
-		// after this group (or on a tick, with none): what every replica journaled
-		defer func() {
-			if _, err := p.catchUp(ctx); err != nil {
-				p.Stats.Errors.Add(1)
-				p.setErr(err)
-				p.log.Error("read shared journal", "err", err)
+// reapplyHeld applies again, after a restart, the entries from the oldest
+// one a handler kept only in memory up to the applied position (what comes
+// after it, catchUp applies).
+func (p *Pipeline) reapplyHeld(ctx context.Context) error {
+	from, err := p.store.Offset(ctx, p.heldProgress())
+	if err != nil || from <= 0 || len(p.handlers) == 0 {
+		return err
+	}
+	var run entryRun
+	for after := from - 1; after < p.applied; {
+		evs, err := p.store.EventsAfter(ctx, p.cfg.Cluster, after, 5000)
+		if err != nil || len(evs) == 0 {
+			return err
+		}
+		for _, je := range evs {
+			if je.Seq > p.applied {
+				break
 			}
-		}()
-	}
-	if len(group) == 0 {
-		return
-	}
-	var total int
-	for _, s := range group {
-		total += len(s.batch.Events)
-	}
-	js := make([]podtrace.JournalEvent, 0, total)
-	for _, s := range group {
-		for _, ev := range s.batch.Events {
-			js = append(js, p.journalEvent(ev))
+			if kind := p.entryKind(je.Key); kind != "" {
+				run.add(p, kind, je)
+			}
 		}
+		run.flush(p)
+		after = evs[len(evs)-1].Seq
 	}
-	var added []bool
-	var err error
-	if total > 0 {
-		added, err = p.store.AppendEvents(ctx, js)
+	return nil
+}
+
+// entryRun gathers consecutive journal entries of one kind, to hand them to
+// their handler together, in journal order.
+type entryRun struct {
+	kind    string
+	entries []podtrace.JournalEvent
+}
+
+func (r *entryRun) add(p *Pipeline, kind string, je podtrace.JournalEvent) {
+	if kind != r.kind {
+		r.flush(p)
+		r.kind = kind
 	}
-	for _, s := range group {
-		p.Stats.Queued.Add(-int64(len(s.batch.Events)))
-		if s.reply != nil {
-			s.reply <- err
-		}
+	je.Key = je.Key[len(kind)+1:]
+	r.entries = append(r.entries, je)
+}
+
+func (r *entryRun) flush(p *Pipeline) {
+	if len(r.entries) > 0 {
+		p.handlers[r.kind].ApplyEntries(p.machine, r.entries)
+		p.sinceSave += len(r.entries)
 	}
-	if err != nil {
+	r.kind, r.entries = "", nil
+}
+
+func (p *Pipeline) catchUpAndReport(ctx context.Context) {
+	if _, err := p.catchUp(ctx); err != nil {
 		p.Stats.Errors.Add(1)
 		p.setErr(err)
-		p.log.Error("journal append failed", "err", err)
+		p.log.Error("read shared journal", "err", err)
 	}
+}
+
+// applyCommitted applies a committed group's new events (with a shared
+// journal, catchUp applies them instead, in the journal's order) and runs
+// its submitted functions.
+func (p *Pipeline) applyCommitted(c committed) {
 	i := 0
-	for _, s := range group {
+	for _, s := range c.group {
+		n := len(s.batch.Events) + len(s.batch.Entries)
 		if s.fn != nil {
 			s.fn(p.machine)
 			p.sinceSave++
 			continue
 		}
-		if err != nil {
-			continue
-		}
-		for _, ev := range s.batch.Events {
-			if added[i] {
-				p.Stats.Journaled.Add(1)
-				if !p.cfg.SharedJournal {
-					p.apply(ev)
-					p.applied = js[i].Seq
+		if c.err == nil && len(s.batch.Entries) > 0 {
+			var run entryRun
+			for range s.batch.Entries {
+				if c.added[i] {
+					p.Stats.Journaled.Add(1)
+					if !p.cfg.SharedJournal {
+						run.add(p, s.batch.Kind, c.js[i])
+						p.applied = c.js[i].Seq
+					}
+				} else {
+					p.Stats.Duplicates.Add(1)
 				}
-			} else {
-				p.Stats.Duplicates.Add(1)
+				i++
 			}
-			i++
+			run.flush(p)
 		}
-		for k, v := range s.batch.Offsets {
-			p.offsets[k] = v
+		if c.err == nil {
+			for _, ev := range s.batch.Events {
+				if c.added[i] {
+					p.Stats.Journaled.Add(1)
+					if !p.cfg.SharedJournal {
+						p.apply(ev, c.js[i].Seq)
+						p.applied = c.js[i].Seq
+					}
+				} else {
+					p.Stats.Duplicates.Add(1)
+				}
+				i++
+			}
+			for k, v := range s.batch.Offsets {
+				p.offsets[k] = v
+			}
 		}
+		p.Stats.Queued.Add(-int64(n))
 	}
 }
 
@@ -384,10 +596,17 @@ func (p *Pipeline) journalEvent(ev *decode.Event) podtrace.JournalEvent {
 	return podtrace.JournalEvent{Cluster: p.cfg.Cluster, Key: ev.Key(), UID: uid, Namespace: ns, Name: name, Time: ev.Time, Body: ev.Raw}
 }
 
-func (p *Pipeline) apply(ev *decode.Event) {
-	switch err := p.machine.Apply(ev); {
+func (p *Pipeline) apply(ev *decode.Event, seq int64) {
+	switch err := p.machine.ApplySeq(ev, seq); {
 	case err == nil:
 		p.Stats.Applied.Add(1)
+		if len(p.observers) > 0 {
+			if uid, _, _ := lifecycle.Identify(ev); uid != "" {
+				for _, o := range p.observers {
+					o.ObserveAudit(p.machine, ev, uid)
+				}
+			}
+		}
 	case errors.Is(err, lifecycle.ErrNoRule):
 		p.Stats.Unmatched.Add(1)
 	default:
@@ -408,39 +627,67 @@ func (p *Pipeline) saveAndReport(ctx context.Context) {
 }
 
 // save derives, analyses and saves the records of every changed pod, then
-// lets finished and idle pods leave memory.
+// lets finished and idle pods leave memory. Many changed pods are saved in
+// parts of SavePods pods; only the last part moves the applied position.
 func (p *Pipeline) save(ctx context.Context) error {
 	pods := p.machine.Dirty()
 	now := p.machine.Now()
-	c := podtrace.Commit{Cluster: p.cfg.Cluster, Applied: p.applied, Offsets: p.offsets}
 	type closure struct {
 		pod *lifecycle.Pod
 		rec podtrace.Record
 	}
 	var closed []closure
+	states := make([]podtrace.PodState, 0, len(pods))
+	var recs []podtrace.Record
+	ends := make([]int, 0, len(pods)) // ends[i]: end of pods[i]'s records in recs
 	for _, pod := range pods {
-		recs := pod.Records(p.cfg.Cluster)
+		prs := pod.Records(p.cfg.Cluster)
 		for _, a := range p.analyzers {
-			a.Analyze(pod, recs, now)
+			a.Analyze(pod, prs, now)
 		}
-		for i := range recs {
-			if recs[i].Finished != nil && pod.MarkReported(recordKey(&recs[i])) {
-				closed = append(closed, closure{pod, recs[i]})
+		for i := range prs {
+			if prs[i].Finished != nil && pod.MarkReported(recordKey(&prs[i])) {
+				closed = append(closed, closure{pod, prs[i]})
 			}
 		}
 		state, err := json.Marshal(pod)
 		if err != nil {
 			return fmt.Errorf("encode pod %s: %w", pod.UID, err)
 		}
-		c.Pods = append(c.Pods, podtrace.PodState{Cluster: p.cfg.Cluster, UID: pod.UID, Namespace: pod.Namespace, Name: pod.Name, Created: pod.CreatedNano(), LastSeen: pod.LastSeen, State: state})
-		c.Records = append(c.Records, recs...)
+		states = append(states, podtrace.PodState{Cluster: p.cfg.Cluster, UID: pod.UID, Namespace: pod.Namespace, Name: pod.Name, Created: pod.CreatedNano(), LastSeen: pod.LastSeen, State: state})
+		recs = append(recs, prs...)
+		ends = append(ends, len(recs))
 	}
-	if err := p.store.Save(ctx, c); err != nil {
-		p.machine.MarkDirty(pods)
-		return err
+	size := p.cfg.SavePods
+	if size <= 0 {
+		size = len(states)
+	}
+	for from := 0; ; from += size {
+		to := min(from+size, len(states))
+		c := podtrace.Commit{Cluster: p.cfg.Cluster, Pods: states[from:to], Applied: p.applied, Partial: to < len(states)}
+		if to > from {
+			r0 := 0
+			if from > 0 {
+				r0 = ends[from-1]
+			}
+			c.Records = recs[r0:ends[to-1]]
+		}
+		if !c.Partial {
+			c.Offsets = p.offsets
+			if len(p.handlers) > 0 {
+				c.Offsets[p.heldProgress()] = p.oldestHeld()
+			}
+		}
+		if err := p.store.Save(ctx, c); err != nil {
+			p.machine.MarkDirty(pods)
+			return err
+		}
+		if !c.Partial {
+			break
+		}
 	}
 	p.offsets = map[string]int64{}
-	p.Stats.Records.Add(int64(len(c.Records)))
+	p.Stats.Records.Add(int64(len(recs)))
 	p.Stats.Flushes.Add(1)
 	p.sinceSave = 0
 	p.lastSave = time.Now()
@@ -452,7 +699,21 @@ func (p *Pipeline) save(ctx context.Context) error {
 	p.machine.Evict()
 	p.Stats.OpenPods.Store(int64(p.machine.Len()))
 	p.Stats.Pods.Store(p.machine.Stats.Pods)
+	p.Stats.ClockAhead.Store(p.machine.Stats.ClockAhead)
+	p.Stats.Clock.Store(now.UnixNano())
 	return nil
+}
+
+// oldestHeld is the seq of the oldest entry any handler keeps only in
+// memory, 0 if none.
+func (p *Pipeline) oldestHeld() int64 {
+	var oldest int64
+	for _, h := range p.handlers {
+		if o := h.Oldest(); o > 0 && (oldest == 0 || o < oldest) {
+			oldest = o
+		}
+	}
+	return oldest
 }
 
 func recordKey(r *podtrace.Record) string {
@@ -475,6 +736,14 @@ func (l loader) LoadPod(uid string) (*lifecycle.Pod, error) {
 		return nil, fmt.Errorf("decode pod state %s: %w", uid, err)
 	}
 	return &pod, nil
+}
+
+func (l loader) EventUID(key string) (string, error) {
+	uid, err := l.p.store.EventUID(context.Background(), l.p.cfg.Cluster, key)
+	if errors.Is(err, podtrace.ErrNotFound) {
+		return "", nil
+	}
+	return uid, err
 }
 
 func (l loader) PodsNamed(namespace, name string) ([]lifecycle.Incarnation, error) {

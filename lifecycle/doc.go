@@ -29,6 +29,14 @@
 // events (stageTimestamp, requestReceivedTimestamp), never from a clock, so
 // replaying a file and receiving it live give identical records.
 //
+// # Clock
+//
+// The Machine's clock (Now) is event time too: the latest time of an event
+// confirmed by another stamped within Config.MaxClockStep of it. An event
+// further ahead is applied to its pod but does not move the clock alone, so
+// one bad timestamp cannot age every open delivery; the clock depends on
+// the set of events, not their order.
+//
 // Events that name a pod only by namespace/name (Metadata-level audit, a 404
 // delete) are attributed to the incarnation of that name that existed at the
 // event's time; if none is known yet they wait, bounded, until one is.

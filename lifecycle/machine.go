@@ -14,10 +14,12 @@ import (
 var ErrNoRule = errors.New("no extraction rule for this event")
 
 // Loader restores pods that have left memory. A nil *Pod with a nil error
-// means the pod is unknown.
+// means the pod is unknown. EventUID is the uid of the pod a journaled
+// audit event (key auditID/stage) named, "" if none or unknown.
 type Loader interface {
 	LoadPod(uid string) (*Pod, error)
 	PodsNamed(namespace, name string) ([]Incarnation, error)
+	EventUID(key string) (string, error)
 }
 
 // Incarnation is one pod (uid) that bore a namespace/name, from its creation.
@@ -33,10 +35,23 @@ type Config struct {
 	IdleAfter time.Duration
 	// MaxWaiting bounds events held for a namespace/name not yet known.
 	MaxWaiting int
+	// MaxClockStep bounds how far one event alone may move the clock (Now)
+	// ahead. An event stamped further ahead is applied to its pod all the
+	// same, but moves the clock only once another event confirms its time
+	// (is stamped within MaxClockStep of it): a cluster quiet for an hour
+	// moves the clock on its second event; one event stamped in the far
+	// future (a broken clock, a hostile client) does not make every open
+	// delivery look stuck.
+	MaxClockStep time.Duration
 }
 
 // DefaultConfig returns the defaults.
-func DefaultConfig() Config { return Config{IdleAfter: 10 * time.Minute, MaxWaiting: 10000} }
+func DefaultConfig() Config {
+	return Config{IdleAfter: 10 * time.Minute, MaxWaiting: 10000, MaxClockStep: 5 * time.Minute}
+}
+
+// maxAhead bounds the unconfirmed times a Machine remembers (the nearest).
+const maxAhead = 64
 
 // Stats counts what a Machine did.
 type Stats struct {
@@ -47,6 +62,8 @@ type Stats struct {
 	DroppedWaiting int64 // held events dropped at the bound
 	Restored       int64 // pods loaded back from the store
 	Evicted        int64 // pods dropped from memory
+	Reapplied      int64 // events skipped: already in the pod's saved state
+	ClockAhead     int64 // events stamped too far ahead to move the clock alone
 }
 
 // Machine applies audit events to pods. It is not safe for concurrent use:
@@ -60,7 +77,8 @@ type Machine struct {
 	names   map[string][]Incarnation
 	waiting map[string][]*decode.Event
 	dirty   map[string]*Pod
-	now     int64 // the latest event time seen: the machine's only clock
+	now     int64   // the event clock: the machine's only one (see tick)
+	ahead   []int64 // times more than MaxClockStep past now, not yet confirmed
 	Stats   Stats
 }
 
@@ -105,21 +123,95 @@ func splitWords(s string) []string {
 	return out
 }
 
-// Now is the latest event time seen.
+// Now is the event clock: the latest time of an event confirmed by another
+// one stamped within MaxClockStep of it (see Config).
 func (m *Machine) Now() time.Time { return unix(m.now) }
+
+// tick moves the clock for an event at t. The clock is the latest confirmed
+// event time, whatever order the events came in (as long as no more than
+// maxAhead unconfirmed ones wait at once), so replaying the journal or the
+// audit log gives the same clock as receiving the events live.
+func (m *Machine) tick(t int64) {
+	step := int64(m.cfg.MaxClockStep)
+	if t <= m.now {
+		return
+	}
+	if m.now != 0 && t-m.now <= step { // confirmed by the event at now
+		m.advance(t)
+		return
+	}
+	for _, a := range m.ahead {
+		if max(t, a)-min(t, a) <= step { // confirmed by an earlier outlier
+			m.advance(max(t, a))
+			return
+		}
+	}
+	if m.now != 0 { // the first event has nothing to be ahead of
+		m.Stats.ClockAhead++
+	}
+	if len(m.ahead) < maxAhead {
+		m.ahead = append(m.ahead, t)
+		return
+	}
+	// full: keep the nearest, so far-future outliers cannot crowd out the
+	// times that end a quiet spell
+	far := 0
+	for i, a := range m.ahead {
+		if a > m.ahead[far] {
+			far = i
+		}
+	}
+	if t < m.ahead[far] {
+		m.ahead[far] = t
+	}
+}
+
+// advance sets the clock to t, a confirmed time, and on to the unconfirmed
+// times it now confirms (within MaxClockStep); it forgets those behind it.
+func (m *Machine) advance(t int64) {
+	m.now = t
+	for moved := true; moved; {
+		moved = false
+		kept := m.ahead[:0]
+		for _, a := range m.ahead {
+			switch {
+			case a <= m.now:
+			case a-m.now <= int64(m.cfg.MaxClockStep):
+				m.now, moved = a, true
+			default:
+				kept = append(kept, a)
+			}
+		}
+		m.ahead = kept
+	}
+}
 
 // Apply applies one event. Events the machine cannot attribute yet are held
 // and applied when their pod appears.
 func (m *Machine) Apply(ev *decode.Event) error {
-	failed := ev.Code >= 400
-	r := m.rules[ruleKey(ev.Verb, ev.Ref.Resource, ev.Ref.Subresource, failed)]
+	return m.ApplySeq(ev, 0)
+}
+
+// ApplySeq is Apply for an event at journal position seq (> 0): an event
+// at or below the pod's Seq is already in its state (the pod was saved
+// after it, and the journal's tail is being applied again after a crash)
+// and is skipped, counted in Stats.Reapplied.
+func (m *Machine) ApplySeq(ev *decode.Event, seq int64) error {
+	r := m.rule(ev)
 	if r == nil {
 		m.Stats.NoRule++
 		return ErrNoRule
 	}
-	if t := ev.Time.UnixNano(); t > m.now {
-		m.now = t
-	}
+	m.tick(ev.Time.UnixNano())
+	return m.apply(r, ev, seq)
+}
+
+func (m *Machine) rule(ev *decode.Event) *rule {
+	return m.rules[ruleKey(ev.Verb, ev.Ref.Resource, ev.Ref.Subresource, ev.Code >= 400)]
+}
+
+// apply applies an event whose time the clock has seen.
+func (m *Machine) apply(r *rule, ev *decode.Event, seq int64) error {
 	uid, ns, name := Identify(ev)
 	if uid == "" {
 		var err error
@@ -134,6 +226,13 @@ func (m *Machine) Apply(ev *decode.Event) error {
 	p, err := m.pod(uid)
 	if err != nil {
 		return err
+	}
+	if seq > 0 {
+		if seq <= p.Seq {
+			m.Stats.Reapplied++
+			return nil
+		}
+		p.Seq = seq
 	}
 	known := p.Name != ""
 	if p.Namespace == "" {
@@ -231,7 +330,7 @@ func (m *Machine) release(key string) {
 	delete(m.waiting, key)
 	m.Stats.Waiting -= int64(len(held))
 	for _, ev := range held {
-		m.Apply(ev) // cannot be held again: the name is now known
+		m.apply(m.rule(ev), ev, 0) // cannot be held again: the name is now known
 	}
 }
 

@@ -153,6 +153,9 @@ type Pod struct {
 	Grace       int64            `json:"dgrace,omitempty"` // grace period of the delete request
 	Spans       []SpanRef        `json:"spans,omitempty"`
 	LastSeen    int64            `json:"seen"` // latest event time, unix ns
+	// Seq is the journal seq of the last event applied (ApplySeq): an
+	// event at or below it is already in this state and is skipped.
+	Seq int64 `json:"jseq,omitempty"`
 	// Reported lists the records already reported closed (kind/seq), so
 	// each closure is reported once, across restarts too.
 	Reported []string `json:"rep,omitempty"`
@@ -208,6 +211,15 @@ func (p *Pod) AddSpan(s SpanRef, limit int) bool {
 	dropped := p.Spans[drop].SpanID == s.SpanID && p.Spans[drop].TraceID == s.TraceID
 	p.Spans = append(p.Spans[:drop], p.Spans[drop+1:]...)
 	return !dropped
+}
+
+// JournaledPod returns the uid of the pod the journaled audit event with the
+// key (auditID/stage) named, through the machine's Loader; "" if unknown.
+func (m *Machine) JournaledPod(key string) (string, error) {
+	if m.load == nil {
+		return "", nil
+	}
+	return m.load.EventUID(key)
 }
 
 // Lookup returns the pod with the uid if the machine knows it, in memory or

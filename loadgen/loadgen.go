@@ -10,6 +10,7 @@ package loadgen
 import (
 	"bufio"
 	"bytes"
+	"compress/gzip"
 	"context"
 	"fmt"
 	"io"
@@ -36,15 +37,26 @@ type template struct {
 	marks []int // offsets of 8-byte stamps
 }
 
-// FromAuditLog reads a capture's audit.log (JSON lines, one Event each).
+// FromAuditLog reads a capture's audit.log (JSON lines, one Event each;
+// gzip-compressed too).
 func FromAuditLog(path string) (*Generator, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("loadgen: %w", err)
 	}
 	defer f.Close()
+	br := bufio.NewReader(f)
+	var src io.Reader = br
+	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
+		zr, err := gzip.NewReader(br)
+		if err != nil {
+			return nil, fmt.Errorf("loadgen %s: %w", path, err)
+		}
+		defer zr.Close()
+		src = zr
+	}
 	g := &Generator{BatchEvents: 400}
-	sc := bufio.NewScanner(f)
+	sc := bufio.NewScanner(src)
 	sc.Buffer(nil, 64<<20)
 	for sc.Scan() {
 		if l := bytes.TrimSpace(sc.Bytes()); len(l) > 0 && l[0] == '{' {

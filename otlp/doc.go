@@ -14,7 +14,10 @@
 // returns. Errors follow the OTLP specification: malformed data is a permanent
 // error (HTTP 400, gRPC InvalidArgument); an overloaded consumer a retryable
 // one (HTTP 503 with Retry-After, gRPC Unavailable with RetryInfo); spans with
-// invalid ids are left out and reported as a partial success. Every request
+// invalid ids are left out and reported as a partial success. A receiver may
+// ask for a bearer token (HTTP 401, gRPC Unauthenticated), a client
+// certificate over gRPC, and hold requests within an in-flight byte bound
+// shared with other receivers (Limiter; overload as above). Every request
 // received may also be forwarded, optionally sampled by trace id, to a
 // downstream OTLP endpoint (Forwarder), so podtrace can stand where an
 // OpenTelemetry Collector stands.

@@ -21,10 +21,15 @@ import (
 	statuspb "google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	_ "google.golang.org/grpc/encoding/gzip" // gzip-compressed gRPC requests, as OTLP exporters send them
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/durationpb"
+
+	"github.com/podtrace/podtrace/auth"
 )
 
 // Options tune a Receiver.
@@ -34,6 +39,30 @@ type Options struct {
 	MaxBytes int64
 	// RetryAfter is how long an overloaded receiver asks clients to wait.
 	RetryAfter time.Duration
+	// Token, if set, is the bearer token clients must send: the HTTP
+	// Authorization header, or the gRPC "authorization" metadata, "Bearer
+	// TOKEN" (what an exporter's headers option sends). Without it: HTTP
+	// 401, gRPC Unauthenticated; not retryable.
+	Token string
+	// InFlight, if set, bounds the request bytes held at once (it may be
+	// shared with other receivers). A request that does not fit is refused
+	// at once as overloaded: HTTP 503 with Retry-After, gRPC Unavailable
+	// with RetryInfo.
+	InFlight Limiter
+	// ClientCert makes gRPC calls without a client certificate verified by
+	// the server's TLS configuration fail with Unauthenticated. (Over HTTP
+	// the listener's handler checks it before the receiver.)
+	ClientCert bool
+}
+
+// Limiter bounds the bytes of requests being handled at once.
+type Limiter interface {
+	// Acquire reserves room for a request of n bytes (n <= 0: unknown,
+	// or compressed, so up to the body limit) and returns how much it
+	// reserved, or false at once if that does not fit.
+	Acquire(n int64) (reserved int64, ok bool)
+	// Release returns what Acquire reserved.
+	Release(reserved int64)
 }
 
 // DefaultOptions returns the defaults.
@@ -58,6 +87,8 @@ const (
 	failMethod
 	failOverloaded
 	failUnavailable
+	failUnauthorized
+	failClientCert
 	numFailures
 )
 
@@ -73,6 +104,8 @@ var failures = [numFailures]struct {
 	failMethod:           {"method", http.StatusMethodNotAllowed, codes.Unimplemented, false},
 	failOverloaded:       {"overloaded", http.StatusServiceUnavailable, codes.Unavailable, true},
 	failUnavailable:      {"unavailable", http.StatusServiceUnavailable, codes.Unavailable, true},
+	failUnauthorized:     {"unauthorized", http.StatusUnauthorized, codes.Unauthenticated, false},
+	failClientCert:       {"client_cert", http.StatusUnauthorized, codes.Unauthenticated, false},
 }
 
 // failureOf maps an error to its failure: the one place where errors become
@@ -87,9 +120,18 @@ func failureOf(err error) failure {
 		return failUnsupportedMedia
 	case errors.Is(err, ErrOverloaded):
 		return failOverloaded
+	case errors.Is(err, errUnauthorized):
+		return failUnauthorized
+	case errors.Is(err, errClientCert):
+		return failClientCert
 	}
 	return failUnavailable
 }
+
+var (
+	errUnauthorized = errors.New("missing or invalid bearer token")
+	errClientCert   = errors.New("a client certificate signed by the configured client CA is required")
+)
 
 // message is what a client is told: its own data's faults in full, ours in
 // general terms (the details are logged).
@@ -135,6 +177,18 @@ func NewReceiver(opts Options, next Consumer, forward *Forwarder, log *slog.Logg
 	r := &Receiver{opts: opts, next: next, forward: forward, log: log}
 	r.decoders.New = func() any { return new(Decoder) }
 	return r
+}
+
+// admit reserves in-flight room for a request of n bytes (see Limiter).
+func (r *Receiver) admit(n int64) (release func(), err error) {
+	if r.opts.InFlight == nil {
+		return func() {}, nil
+	}
+	got, ok := r.opts.InFlight.Acquire(n)
+	if !ok {
+		return nil, fmt.Errorf("%w: too many request bytes in flight", ErrOverloaded)
+	}
+	return func() { r.opts.InFlight.Release(got) }, nil
 }
 
 // export decodes a protobuf request, hands its spans on and forwards it.
@@ -197,11 +251,26 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		r.writeStatus(w, media, failMethod, "method "+req.Method+" not allowed, use POST")
 		return
 	}
+	if r.opts.Token != "" && !auth.Bearer(req.Header.Get("Authorization"), r.opts.Token) {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="podtrace"`)
+		r.writeStatus(w, media, r.refuse(errUnauthorized), errUnauthorized.Error())
+		return
+	}
 	if media != mediaProtobuf && media != mediaJSON {
 		err := fmt.Errorf("%w: Content-Type %q, want %s or %s", ErrUnsupportedMedia, req.Header.Get("Content-Type"), mediaProtobuf, mediaJSON)
 		r.writeStatus(w, "", r.refuse(err), err.Error())
 		return
 	}
+	declared := req.ContentLength
+	if enc := req.Header.Get("Content-Encoding"); enc != "" && enc != "identity" {
+		declared = -1 // may decompress to MaxBytes
+	}
+	release, err := r.admit(declared)
+	if err != nil {
+		r.writeStatus(w, media, r.refuse(err), err.Error())
+		return
+	}
+	defer release()
 	body, err := r.readBody(w, req)
 	if err == nil && media == mediaJSON {
 		body, err = JSONToProto(body)
@@ -309,10 +378,20 @@ func (r *Receiver) GRPCServer(opts ...grpc.ServerOption) *grpc.Server {
 func grpcExport(srv any, ctx context.Context, dec func(any) error, interceptor grpc.UnaryServerInterceptor) (any, error) {
 	r := srv.(*Receiver)
 	r.Stats.Requests[TransportGRPC].Add(1)
+	if err := r.grpcAllowed(ctx); err != nil {
+		return nil, r.grpcError(r.refuse(err), err)
+	}
 	var m rawMessage
 	if err := dec(&m); err != nil {
 		return nil, err
 	}
+	// gRPC has read the message (at most MaxBytes) before this call: it is
+	// counted in flight from here until its spans are handed on
+	release, err := r.admit(max(int64(len(m)), 1))
+	if err != nil {
+		return nil, r.grpcError(r.refuse(err), err)
+	}
+	defer release()
 	handle := func(ctx context.Context, req any) (any, error) {
 		rejected, err := r.export(ctx, *req.(*rawMessage))
 		if err != nil {
@@ -324,6 +403,29 @@ func grpcExport(srv any, ctx context.Context, dec func(any) error, interceptor g
 		return handle(ctx, &m)
 	}
 	return interceptor(ctx, &m, &grpc.UnaryServerInfo{Server: srv, FullMethod: exportMethod}, handle)
+}
+
+// grpcAllowed checks a call's client certificate and bearer token.
+func (r *Receiver) grpcAllowed(ctx context.Context) error {
+	if r.opts.ClientCert {
+		p, ok := peer.FromContext(ctx)
+		if !ok {
+			return errClientCert
+		}
+		if ti, ok := p.AuthInfo.(credentials.TLSInfo); !ok || len(ti.State.VerifiedChains) == 0 {
+			return errClientCert
+		}
+	}
+	if r.opts.Token != "" {
+		md, _ := metadata.FromIncomingContext(ctx)
+		for _, v := range md.Get("authorization") {
+			if auth.Bearer(v, r.opts.Token) {
+				return nil
+			}
+		}
+		return errUnauthorized
+	}
+	return nil
 }
 
 func (r *Receiver) grpcError(f failure, err error) error {

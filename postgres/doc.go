@@ -25,9 +25,12 @@
 //     applied position only grows. A slow replica cannot roll a pod back,
 //     and recovery from the applied position re-applies every event that
 //     a saved state may lack.
-//
-// Side effects that happen once per closed record in one process (the
-// onClose hook) run in every replica.
+//   - Side effects that must happen once per closed record (delivery
+//     metrics, trace export) happen in one replica: before each save a
+//     replica claims the commit's closed records (ClaimReports, an INSERT
+//     ... ON CONFLICT DO NOTHING into reports keyed by cluster, uid, kind
+//     and seq), and only the replica whose claim inserted the row reports
+//     the record.
 //
 // Replicas run one version of podtrace: a migration may add a column that
 // every save writes (migration 3: the record's brief and its component

@@ -261,6 +261,9 @@ func (s *Store) Save(ctx context.Context, c podtrace.Commit) error {
 		if err := saveRecords(ctx, tx, recs, c.Applied); err != nil {
 			return err
 		}
+		if c.Partial {
+			return nil
+		}
 		if c.Applied > 0 {
 			if _, err := tx.Exec(ctx, `INSERT INTO progress (name, value) VALUES ($1, $2)
 				ON CONFLICT (name) DO UPDATE SET value = greatest(progress.value, excluded.value)`, text("applied/"+c.Cluster), c.Applied); err != nil {
@@ -477,6 +480,19 @@ func (s *Store) LoadPod(ctx context.Context, cluster, uid string) (podtrace.PodS
 	return p, nil
 }
 
+// EventUID implements podtrace.Store.
+func (s *Store) EventUID(ctx context.Context, cluster, key string) (string, error) {
+	var uid string
+	err := s.pool.QueryRow(ctx, `SELECT uid FROM journal WHERE cluster = $1 AND key = $2`, text(cluster), text(key)).Scan(&uid)
+	if errors.Is(err, pgx.ErrNoRows) || (err == nil && uid == "") {
+		return "", podtrace.ErrNotFound
+	}
+	if err != nil {
+		return "", fmt.Errorf("event %s: %w", key, err)
+	}
+	return uid, nil
+}
+
 // PodsNamed implements podtrace.Store.
 func (s *Store) PodsNamed(ctx context.Context, cluster, namespace, name string) ([]podtrace.PodState, error) {
 	rows, err := s.pool.Query(ctx, `SELECT uid, created, last_seen FROM pods WHERE cluster = $1 AND namespace = $2 AND name = $3 ORDER BY created, uid`,
@@ -555,6 +571,56 @@ func (s *Store) PodEvents(ctx context.Context, cluster, uid string) ([]podtrace.
 	return scanEvents(rows)
 }
 
+// ClaimReports claims closed records for this process: of replicas of one
+// cluster that each close the same record, only the first to claim it
+// reports it (counts it in its metrics, exports its trace). It says which
+// of recs this call won; a record claimed before, by anyone, or not closed
+// (Finished nil) is not won.
+func (s *Store) ClaimReports(ctx context.Context, recs []podtrace.Record) ([]bool, error) {
+	won := make([]bool, len(recs))
+	var (
+		clusters, uids, kinds []string
+		seqs                  []int32
+		ends                  []int64
+		index                 = make(map[podtrace.Key]int, len(recs))
+	)
+	for i := range recs {
+		r := &recs[i]
+		k := podtrace.Key{Cluster: text(r.Cluster), UID: text(r.UID), Kind: podtrace.Kind(text(string(r.Kind))), Seq: r.Seq}
+		if _, dup := index[k]; dup || r.Finished == nil {
+			continue
+		}
+		index[k] = i
+		clusters, uids, kinds = append(clusters, k.Cluster), append(uids, k.UID), append(kinds, string(k.Kind))
+		seqs, ends = append(seqs, int32(k.Seq)), append(ends, r.Finished.UnixNano())
+	}
+	if len(index) == 0 {
+		return won, nil
+	}
+	rows, err := s.pool.Query(ctx, `INSERT INTO reports (cluster, uid, kind, seq, finished)
+		SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::integer[], $5::bigint[])
+		ON CONFLICT DO NOTHING RETURNING cluster, uid, kind, seq`, clusters, uids, kinds, seqs, ends)
+	if err != nil {
+		return nil, fmt.Errorf("claim reports: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var k podtrace.Key
+		var seq int32
+		if err := rows.Scan(&k.Cluster, &k.UID, &k.Kind, &seq); err != nil {
+			return nil, fmt.Errorf("claim reports: %w", err)
+		}
+		k.Seq = int(seq)
+		if i, ok := index[k]; ok {
+			won[i] = true
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("claim reports: %w", err)
+	}
+	return won, nil
+}
+
 // DeleteBefore implements podtrace.Store.
 func (s *Store) DeleteBefore(ctx context.Context, cluster string, before time.Time, limit int) (int, error) {
 	cut := before.UnixNano()
@@ -568,6 +634,7 @@ func (s *Store) DeleteBefore(ctx context.Context, cluster string, before time.Ti
 		}{
 			{"records", `DELETE FROM records WHERE ctid IN (SELECT ctid FROM records WHERE cluster = $1 AND coalesce(finished, created) < $2 LIMIT $3)`, []any{c, cut, limit}},
 			{"pods", `DELETE FROM pods WHERE ctid IN (SELECT ctid FROM pods WHERE cluster = $1 AND last_seen < $2 LIMIT $3)`, []any{c, cut, limit}},
+			{"reports", `DELETE FROM reports WHERE ctid IN (SELECT ctid FROM reports WHERE cluster = $1 AND finished < $2 LIMIT $3)`, []any{c, cut, limit}},
 			// only events already applied: recovery never needs a deleted one
 			{"journal", `DELETE FROM journal WHERE seq IN (SELECT seq FROM journal WHERE cluster = $1 AND time < $2
 				AND seq <= coalesce((SELECT value FROM progress WHERE name = $4), 0) LIMIT $3)`, []any{c, cut, limit, text("applied/" + cluster)}},

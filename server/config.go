@@ -12,6 +12,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/podtrace/podtrace/diagnosis"
+	"github.com/podtrace/podtrace/lifecycle"
 	"github.com/podtrace/podtrace/slo"
 )
 
@@ -46,6 +47,11 @@ type Config struct {
 	FlushInterval time.Duration `yaml:"flush_interval"`
 	// IdleAfter is how long (event time) an open pod stays in memory without news.
 	IdleAfter time.Duration `yaml:"idle_after"`
+	// MaxClockStep is how far one audit event alone may move the event
+	// clock ahead (the clock of idle eviction and of open deliveries'
+	// findings); an event stamped further ahead moves it only once another
+	// confirms its time (see lifecycle.Config).
+	MaxClockStep time.Duration `yaml:"max_clock_step"`
 
 	// PostgresDSN, if set, stores in PostgreSQL (postgres://host/db) instead
 	// of the SQLite file db: many clusters' podtraces may share one database.
@@ -115,6 +121,7 @@ func DefaultConfig() Config {
 		QueueEvents:   200_000,
 		FlushInterval: 500 * time.Millisecond,
 		IdleAfter:     10 * time.Minute,
+		MaxClockStep:  lifecycle.DefaultConfig().MaxClockStep,
 
 		SharedJournal:    true,
 		MaxInflightBytes: 64 << 20,
@@ -179,10 +186,8 @@ func (c Config) Validate() error {
 	if c.IdleAfter <= 0 {
 		bad("idle_after", "must be positive")
 	}
-	if c.IngestTokenFile != "" {
-		if _, err := os.Stat(c.IngestTokenFile); err != nil {
-			bad("ingest_token_file", "%v", err)
-		}
+	if c.MaxClockStep <= 0 {
+		bad("max_clock_step", "must be positive")
 	}
 	errs = append(errs, c.validateSecurity()...)
 	errs = append(errs, c.validateOTLP()...)

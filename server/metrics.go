@@ -15,7 +15,7 @@ type collector struct {
 	p *ingest.Pipeline
 	w *webhook.Handler
 
-	events, rejected, requests, bytes, pipeline, queued, openPods *prometheus.Desc
+	events, rejected, requests, bytes, pipeline, queued, openPods, clockAhead, clock *prometheus.Desc
 }
 
 func newCollector(p *ingest.Pipeline, w *webhook.Handler) *collector {
@@ -28,11 +28,14 @@ func newCollector(p *ingest.Pipeline, w *webhook.Handler) *collector {
 		pipeline: prometheus.NewDesc("podtrace_ingest_events_total", "Events through the ingest pipeline, by stage (journaled, duplicate, applied, unmatched, overloaded).", []string{"stage"}, nil),
 		queued:   prometheus.NewDesc("podtrace_ingest_queued_events", "Events waiting to be journaled.", nil, nil),
 		openPods: prometheus.NewDesc("podtrace_open_pods", "Pods held in memory.", nil, nil),
+		clockAhead: prometheus.NewDesc("podtrace_event_clock_ahead_events_total",
+			"Audit events stamped more than max_clock_step ahead of the event clock: applied to their pod, but moving the clock only once another event confirms their time.", nil, nil),
+		clock: prometheus.NewDesc("podtrace_event_clock_seconds", "The event clock (latest confirmed audit event time) at the last save, unix seconds.", nil, nil),
 	}
 }
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.events, c.rejected, c.requests, c.bytes, c.pipeline, c.queued, c.openPods} {
+	for _, d := range []*prometheus.Desc{c.events, c.rejected, c.requests, c.bytes, c.pipeline, c.queued, c.openPods, c.clockAhead, c.clock} {
 		ch <- d
 	}
 }
@@ -67,4 +70,10 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.pipeline, ps.Overloaded.Load(), "overloaded")
 	emit(c.queued, prometheus.GaugeValue, ps.Queued.Load())
 	emit(c.openPods, prometheus.GaugeValue, ps.OpenPods.Load())
+	counter(c.clockAhead, ps.ClockAhead.Load())
+	if n := ps.Clock.Load(); n > 0 {
+		if m, err := prometheus.NewConstMetric(c.clock, prometheus.GaugeValue, float64(n)/1e9); err == nil {
+			ch <- m
+		}
+	}
 }

@@ -13,10 +13,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
-	"google.golang.org/grpc/peer"
-	"google.golang.org/grpc/status"
 
 	"github.com/podtrace/podtrace"
 	"github.com/podtrace/podtrace/correlate"
@@ -124,6 +121,7 @@ func (o *spanSide) start(ctx context.Context, p *ingest.Pipeline, st podtrace.St
 	}
 	ro := otlp.DefaultOptions()
 	ro.MaxBytes = o.cfg.MaxBodyBytes
+	ro.Token, ro.InFlight, ro.ClientCert = sec.ingestToken, sec.inflight, sec.clientCA
 	o.receiver = otlp.NewReceiver(ro, o.joiner, o.forward, o.log)
 	if err := o.reg.Register(otlp.NewCollector(o.receiver, o.forward)); err != nil {
 		return fmt.Errorf("metrics: %w", err)
@@ -140,9 +138,6 @@ func (o *spanSide) start(ctx context.Context, p *ingest.Pipeline, st podtrace.St
 		var opts []grpc.ServerOption
 		if sec.tls != nil {
 			opts = append(opts, grpc.Creds(credentials.NewTLS(sec.tls)))
-		}
-		if sec.clientCA {
-			opts = append(opts, grpc.UnaryInterceptor(requireClientCert))
 		}
 		o.grpc = o.receiver.GRPCServer(opts...)
 		o.wg.Add(1)
@@ -180,18 +175,6 @@ func addrOf(ln net.Listener) string {
 		return ""
 	}
 	return ln.Addr().String()
-}
-
-// requireClientCert refuses gRPC calls without a verified client
-// certificate, as the HTTP ingest endpoints do when client_ca is set.
-func requireClientCert(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-	p, ok := peer.FromContext(ctx)
-	if ok {
-		if ti, ok := p.AuthInfo.(credentials.TLSInfo); ok && len(ti.State.VerifiedChains) > 0 {
-			return handler(ctx, req)
-		}
-	}
-	return nil, status.Error(codes.Unauthenticated, "a client certificate signed by the configured client CA is required")
 }
 
 // refresher reads a closed delivery's record again for the exporter.

@@ -43,6 +43,11 @@ func (c Config) validateSecurity() []error {
 	if c.Retention < 0 {
 		bad("retention", "must not be negative")
 	}
+	if c.IngestTokenFile != "" {
+		if _, err := auth.LoadToken(c.IngestTokenFile); err != nil {
+			bad("ingest_token_file", "%v", err)
+		}
+	}
 	if c.MaxInflightBytes < c.MaxBodyBytes {
 		bad("max_inflight_bytes", "%d: must be at least max_body_bytes (%d)", c.MaxInflightBytes, c.MaxBodyBytes)
 	}
@@ -109,14 +114,15 @@ func (s *Server) startRetention(ctx context.Context) {
 
 // security is what guards the listeners.
 type security struct {
-	tls       *tls.Config // nil: plain HTTP
-	api       *auth.Guard
-	clientCA  bool
-	readOnly  bool
-	inflight  *inflight
-	refused   *prometheus.CounterVec // by reason
-	debugAddr string
-	log       *slog.Logger
+	tls         *tls.Config // nil: plain HTTP
+	api         *auth.Guard
+	ingestToken string // the receivers' bearer token, if any
+	clientCA    bool
+	readOnly    bool
+	inflight    *inflight
+	refused     *prometheus.CounterVec // by reason
+	debugAddr   string
+	log         *slog.Logger
 }
 
 func newSecurity(c Config, reg prometheus.Registerer, log *slog.Logger) (*security, error) {
@@ -129,12 +135,18 @@ func newSecurity(c Config, reg prometheus.Registerer, log *slog.Logger) (*securi
 		}
 		sec.tls = t
 	}
-	if c.APITokenFile != "" {
-		tok, err := auth.LoadToken(c.APITokenFile)
+	for _, t := range []struct {
+		file string
+		dst  *string
+	}{{c.APITokenFile, &sec.api.Token}, {c.IngestTokenFile, &sec.ingestToken}} {
+		if t.file == "" {
+			continue
+		}
+		tok, err := auth.LoadToken(t.file)
 		if err != nil {
 			return nil, err
 		}
-		sec.api.Token = tok
+		*t.dst = tok
 	}
 	if c.APIBasicAuthFile != "" {
 		users, err := auth.LoadUsers(c.APIBasicAuthFile)
@@ -157,7 +169,8 @@ func newSecurity(c Config, reg prometheus.Registerer, log *slog.Logger) (*securi
 }
 
 // ingestPaths are the receivers: guarded by their own token, mTLS and the
-// in-flight bound, not by the API's credentials.
+// in-flight bound, not by the API's credentials. The OTLP receiver applies
+// the bound itself, to answer as OTLP says.
 var ingestPaths = []string{"/audit", "/v1/traces"}
 
 // healthPaths answer probes without credentials.
@@ -166,7 +179,14 @@ var healthPaths = []string{"/healthz", "/readyz"}
 // guard puts every route of mux behind what protects it.
 func (sec *security) guard(mux http.Handler) http.Handler {
 	count := func(reason string) func() { c := sec.refused.WithLabelValues(reason); return c.Inc }
-	ingest := sec.inflight.handler(mux, count("inflight_bytes"))
+	bounded := sec.inflight.handler(mux, count("inflight_bytes"))
+	ingest := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/audit" { // the OTLP receiver bounds itself
+			bounded.ServeHTTP(w, r)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	}))
 	if sec.clientCA {
 		ingest = tlsconfig.RequireClientCert(ingest, count("client_cert"))
 	}
@@ -198,53 +218,58 @@ func hasPath(paths []string, p string) bool {
 	return false
 }
 
-// inflight bounds the request body bytes being handled at once. A request
-// reserves its Content-Length, or the body limit when the length is unknown
+// inflight bounds the request body bytes being handled at once, by the
+// webhook and the OTLP receivers together (it is their otlp.Limiter). A
+// request reserves its length, or the body limit when the length is unknown
 // or the body is compressed (it may decompress to the limit); a request
-// that does not fit gets 503 at once, before anything is read.
+// that does not fit is refused at once, before anything is read.
 type inflight struct {
 	limit, maxBody int64
 	mu             sync.Mutex
 	used           int64
 }
 
-func (f *inflight) weight(r *http.Request) int64 {
-	if r.ContentLength > 0 && r.ContentLength < f.maxBody && r.Header.Get("Content-Encoding") == "" {
-		return r.ContentLength
+// Acquire reserves room for a request of n bytes (n <= 0: unknown).
+func (f *inflight) Acquire(n int64) (int64, bool) {
+	if n <= 0 || n > f.maxBody {
+		n = f.maxBody
 	}
-	return f.maxBody
-}
-
-func (f *inflight) acquire(n int64) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.used+n > f.limit {
-		return false
+		return 0, false
 	}
 	f.used += n
-	return true
+	return n, true
 }
 
-func (f *inflight) release(n int64) {
+// Release returns what Acquire reserved.
+func (f *inflight) Release(n int64) {
 	f.mu.Lock()
 	f.used -= n
 	f.mu.Unlock()
 }
 
+// handler bounds the webhook: 503 with Retry-After at once when a request
+// does not fit.
 func (f *inflight) handler(next http.Handler, reject func()) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodPost {
 			next.ServeHTTP(w, r)
 			return
 		}
-		n := f.weight(r)
-		if !f.acquire(n) {
+		declared := r.ContentLength
+		if r.Header.Get("Content-Encoding") != "" {
+			declared = -1
+		}
+		n, ok := f.Acquire(declared)
+		if !ok {
 			reject()
 			w.Header().Set("Retry-After", "1")
 			http.Error(w, "podtrace is overloaded (request bytes in flight); retry", http.StatusServiceUnavailable)
 			return
 		}
-		defer f.release(n)
+		defer f.Release(n)
 		next.ServeHTTP(w, r)
 	})
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"os"
@@ -11,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -20,7 +22,8 @@ import (
 
 // secretEvents are audit events as an apiserver logging at RequestResponse
 // level writes them, carrying secrets podtrace must never keep: a pod with
-// env values, a last-applied annotation and managedFields; a ServiceAccount
+// env values, args and command, probe headers, a last-applied annotation and
+// managedFields; a JSON patch setting an arg and an env value; a ServiceAccount
 // TokenRequest (what the kubelet asks for a pod's projected token) whose
 // response holds the token; a Secret with data and stringData.
 var secretEvents = []string{
@@ -32,7 +35,9 @@ var secretEvents = []string{
 		`"responseObject":{"kind":"Pod","apiVersion":"v1","metadata":{"name":"app-1","namespace":"sec","uid":"5ec0e7a1-0000-4000-8000-000000000001","creationTimestamp":"2026-11-21T20:48:39Z",` +
 		`"annotations":{"kubectl.kubernetes.io/last-applied-configuration":"{\"env\":\"SECRET-LAST-APPLIED\"}"},` +
 		`"managedFields":[{"manager":"kubectl","operation":"Update","fieldsV1":{"f:spec":{"f:SECRET-MANAGED-FIELDS":{}}}}]},` +
-		`"spec":{"containers":[{"name":"c","image":"app:1","env":[{"name":"DB_PASSWORD","value":"SECRET-ENV-VALUE"}]}],"initContainers":[{"name":"i","image":"init:1","env":[{"name":"K","value":"SECRET-INIT-ENV"}]}]},` +
+		`"spec":{"containers":[{"name":"c","image":"app:1","command":["/app","--token=SECRET-COMMAND"],"args":["--db-password=SECRET-ARGS"],"env":[{"name":"DB_PASSWORD","value":"SECRET-ENV-VALUE"}],` +
+		`"readinessProbe":{"httpGet":{"path":"/ready","port":8080,"httpHeaders":[{"name":"Authorization","value":"Bearer SECRET-PROBE-HEADER"}]}}}],` +
+		`"initContainers":[{"name":"i","image":"init:1","args":["SECRET-INIT-ARGS"],"env":[{"name":"K","value":"SECRET-INIT-ENV"}]}]},` +
 		`"status":{"phase":"Pending"}},"requestReceivedTimestamp":"2026-11-21T20:48:39.000000Z","stageTimestamp":"2026-11-21T20:48:39.050000Z"}`,
 
 	`{"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"RequestResponse","auditID":"0b7b0b1e-0000-4000-8000-000000000002","stage":"ResponseComplete",` +
@@ -51,6 +56,13 @@ var secretEvents = []string{
 		`"responseObject":{"kind":"Secret","apiVersion":"v1","metadata":{"name":"db"},"data":{"pw":"U0VDUkVULURBVEE=","pw2":"U0VDUkVULVNUUklORy1EQVRB"}},` +
 		`"requestReceivedTimestamp":"2026-11-21T20:48:39.200000Z","stageTimestamp":"2026-11-21T20:48:39.210000Z"}`,
 
+	// a JSON patch of the pod's spec (kubectl patch --type=json)
+	`{"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"RequestResponse","auditID":"0b7b0b1e-0000-4000-8000-000000000005","stage":"ResponseComplete",` +
+		`"requestURI":"/api/v1/namespaces/sec/pods/app-1","verb":"patch","user":{"username":"admin"},"userAgent":"kubectl/v1.34.10",` +
+		`"objectRef":{"resource":"pods","namespace":"sec","name":"app-1","uid":"5ec0e7a1-0000-4000-8000-000000000001","apiVersion":"v1"},"responseStatus":{"code":422},` +
+		`"requestObject":[{"op":"add","path":"/spec/containers/0/args/-","value":"--api-key=SECRET-PATCH-ARG"},{"op":"add","path":"/spec/containers/0/env/-","value":{"name":"X","value":"SECRET-PATCH-ENV"}}],` +
+		`"requestReceivedTimestamp":"2026-11-21T20:48:39.250000Z","stageTimestamp":"2026-11-21T20:48:39.260000Z"}`,
+
 	// a pod event whose bodies are Secrets (a confused client): still redacted
 	`{"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"RequestResponse","auditID":"0b7b0b1e-0000-4000-8000-000000000004","stage":"ResponseComplete",` +
 		`"requestURI":"/api/v1/namespaces/sec/pods/app-1","verb":"update","user":{"username":"admin"},` +
@@ -62,7 +74,8 @@ var secretEvents = []string{
 // secretMarkers are the secret values above (and the ingest token); none
 // may appear in the store or the logs.
 var secretMarkers = []string{"SECRET-ENV-VALUE", "SECRET-INIT-ENV", "SECRET-LAST-APPLIED", "SECRET-MANAGED-FIELDS", "SECRET-SA-TOKEN",
-	"U0VDUkVULURBVEE", "SECRET-STRING-DATA", "U0VDUkVULVNUUklORy1EQVRB", "ingest-T0KEN-secret"}
+	"U0VDUkVULURBVEE", "SECRET-STRING-DATA", "U0VDUkVULVNUUklORy1EQVRB", "ingest-T0KEN-secret",
+	"SECRET-COMMAND", "SECRET-ARGS", "SECRET-INIT-ARGS", "SECRET-PROBE-HEADER", "SECRET-PATCH-ARG", "SECRET-PATCH-ENV"}
 
 // syncBuffer is a log sink shared by the server's goroutines.
 type syncBuffer struct {
@@ -82,8 +95,9 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// ingestSecrets posts the secret events to a server with the given store
-// and returns its debug-level logs once it stopped.
+// ingestSecrets posts the secret events to a server with the given store,
+// checks what its API shows of the pod, and returns its debug-level logs
+// once it stopped.
 func ingestSecrets(t *testing.T, mod func(*server.Config)) string {
 	t.Helper()
 	tokenFile := filepath.Join(t.TempDir(), "token")
@@ -110,6 +124,29 @@ func ingestSecrets(t *testing.T, mod func(*server.Config)) string {
 	}
 	if code, _ := post(t, url, []byte(secretEvents[0]), map[string]string{"Authorization": "Bearer wrong-" + "ingest-T0KEN-secret"}); code != http.StatusUnauthorized {
 		t.Fatalf("wrong token: %d", code)
+	}
+	// what the API shows: the record and the pod's audit events, once saved
+	const uid = "5ec0e7a1-0000-4000-8000-000000000001"
+	var shown []byte
+	for try := 0; ; try++ {
+		shown = nil
+		for _, path := range []string{"/api/v1/pods/" + uid, "/api/v1/pods/" + uid + "/events", "/api/v1/pods?namespace=sec"} {
+			resp, err := http.Get("http://" + s.Addr() + path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			shown = append(shown, b...)
+		}
+		if bytes.Contains(shown, []byte("SECRET-PATCH")) || bytes.Contains(shown, []byte(`"verb":"patch"`)) || try == 100 {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	findSecrets(t, "the API", shown)
+	if !bytes.Contains(shown, []byte(`"verb":"patch"`)) || !bytes.Contains(shown, []byte("DB_PASSWORD")) {
+		t.Fatalf("the API does not show the pod's events: the test proves nothing\n%.2000s", shown)
 	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)

@@ -29,6 +29,7 @@ import (
 type pki struct {
 	dir                       string
 	caFile, certFile, keyFile string
+	clientCertFile, clientKey string // the client certificate, as PEM files
 	roots                     *x509.CertPool
 	client                    tls.Certificate
 	otherClient               tls.Certificate // signed by another CA
@@ -56,6 +57,8 @@ func newPKI(t *testing.T) *pki {
 	p.caFile = write("ca.pem", certPEM(ca))
 	p.certFile = write("server.pem", certPEM(srv))
 	p.keyFile = write("server-key.pem", keyPEM(t, srvKey))
+	p.clientCertFile = write("client.pem", certPEM(cli))
+	p.clientKey = write("client-key.pem", keyPEM(t, cliKey))
 	p.roots = x509.NewCertPool()
 	p.roots.AddCert(ca)
 	p.client = tls.Certificate{Certificate: [][]byte{cli.Raw}, PrivateKey: cliKey}
@@ -244,14 +247,18 @@ func TestTLSAndAuth(t *testing.T) {
 }
 
 // TestReadOnly: a read-only podtrace serves reads and refuses ingest and
-// every write.
+// every write; its OTLP listeners are off.
 func TestReadOnly(t *testing.T) {
 	s, _ := start(t, func(c *server.Config) { c.ReadOnly = true })
 	defer s.Close()
+	if s.OTLPGRPCAddr() != "" || s.OTLPHTTPAddr() != "" {
+		t.Errorf("read-only serves OTLP on %q and %q", s.OTLPGRPCAddr(), s.OTLPHTTPAddr())
+	}
 	base := "http://" + s.Addr()
 	cl := &http.Client{Timeout: 10 * time.Second}
 	for _, c := range []call{
 		{"webhook", cl, "POST", "/audit", batches(t)[13], nil, 405},
+		{"OTLP", cl, "POST", "/v1/traces", []byte(`{"resourceSpans":[]}`), nil, 405},
 		{"API write", cl, "DELETE", "/api/v1/records", nil, nil, 405},
 		{"API post", cl, "POST", "/api/v1/records", []byte("{}"), nil, 405},
 		{"metrics", cl, "GET", "/metrics", nil, nil, 200},

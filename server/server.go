@@ -10,8 +10,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
-	"strings"
 	"sync"
 	"time"
 
@@ -53,19 +51,16 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("invalid configuration:\n%w", err)
 	}
-	token := ""
-	if cfg.IngestTokenFile != "" {
-		b, err := os.ReadFile(cfg.IngestTokenFile)
-		if err != nil {
-			return nil, fmt.Errorf("ingest token: %w", err)
-		}
-		token = strings.TrimSpace(string(b))
+	s := &Server{cfg: cfg, log: log, registry: prometheus.NewRegistry()}
+	var err error
+	if s.sec, err = newSecurity(cfg, s.registry, log); err != nil {
+		return nil, err
 	}
 	st, err := openStore(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: log, store: st, registry: prometheus.NewRegistry()}
+	s.store = st
 	if s.spans, err = newSpanSide(cfg, s.registry, log); err != nil {
 		st.Close()
 		return nil, err
@@ -75,6 +70,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	pcfg.QueueEvents = cfg.QueueEvents
 	pcfg.FlushInterval = cfg.FlushInterval
 	pcfg.Lifecycle.IdleAfter = cfg.IdleAfter
+	pcfg.Lifecycle.MaxClockStep = cfg.MaxClockStep
 	pcfg.SharedJournal = cfg.sharedJournal()
 	analysis, err := NewAnalysis(cfg.Diagnosis, cfg.SLO)
 	if err != nil {
@@ -86,27 +82,33 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		st.Close()
 		return nil, err
 	}
+	// replicas sharing the journal all close every record: the one that
+	// claims it first reports it (see claimingStore)
+	var pst podtrace.Store = st
+	var claims *claimingStore
+	if c, ok := st.(reportClaimer); ok && pcfg.SharedJournal {
+		claims = newClaimingStore(st, c, log)
+		pst = claims
+	}
 	onClose := func(p *lifecycle.Pod, r *podtrace.Record) {
+		if claims != nil && !claims.reports(r) {
+			return
+		}
 		s.spans.onClose(p, r)
 		delivered.Observe(p, r)
 	}
-	s.pipeline = ingest.New(pcfg, st, []ingest.Analyzer{analysis, s.spans.joiner}, onClose, log)
+	s.pipeline = ingest.New(pcfg, pst, []ingest.Analyzer{analysis, s.spans.joiner}, onClose, log)
 	if err := s.pipeline.Start(ctx); err != nil {
 		st.Close()
 		return nil, err
 	}
-	s.webhook = webhook.New(webhook.Options{MaxBytes: cfg.MaxBodyBytes, Token: token}, s.pipeline, log)
+	s.webhook = webhook.New(webhook.Options{MaxBytes: cfg.MaxBodyBytes, Token: s.sec.ingestToken}, s.pipeline, log)
 	if err := s.registry.Register(newCollector(s.pipeline, s.webhook)); err != nil {
 		s.pipeline.Close()
 		st.Close()
 		return nil, fmt.Errorf("metrics: %w", err)
 	}
 
-	if s.sec, err = newSecurity(cfg, s.registry, log); err != nil {
-		s.pipeline.Close()
-		st.Close()
-		return nil, err
-	}
 	if err := s.spans.start(ctx, s.pipeline, st, s.sec); err != nil {
 		s.spans.stop(ctx)
 		s.pipeline.Close()

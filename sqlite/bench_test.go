@@ -1,8 +1,11 @@
 package sqlite_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"os"
 	"path/filepath"
 	"syscall"
 	"testing"
@@ -48,4 +51,56 @@ func cpuTime() time.Duration {
 	var ru syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// BenchmarkSave saves parts of a pipeline save: 32 changed pods (2.5 kB
+// states) with their 50 records (the real captures' records), as upserts
+// over rows saved before, the pipeline's steady state.
+func BenchmarkSave(b *testing.B) {
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "bench.db"), sqlite.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	raw, err := os.ReadFile("../lifecycle/testdata/kwok-only-v1.34.10.records.golden.json")
+	if err != nil {
+		b.Fatal(err)
+	}
+	var real []podtrace.Record
+	if err := json.Unmarshal(raw, &real); err != nil {
+		b.Fatal(err)
+	}
+	state := bytes.Repeat([]byte("x"), 2500)
+	const pods, recs = 32, 50
+	part := func(round, i int) podtrace.Commit {
+		c := podtrace.Commit{Cluster: "c", Applied: int64(round + 1), Partial: true}
+		for j := range pods {
+			uid := fmt.Sprintf("uid-%d-%d", i, j)
+			c.Pods = append(c.Pods, podtrace.PodState{Cluster: "c", UID: uid, Namespace: "ns", Name: uid, Created: int64(j), LastSeen: int64(round), State: state})
+		}
+		for j := range recs {
+			r := real[j%len(real)]
+			r.Cluster, r.UID = "c", fmt.Sprintf("uid-%d-%d", i, j%pods)
+			r.Seq = j / pods
+			c.Records = append(c.Records, r)
+		}
+		return c
+	}
+	var size int64
+	for _, r := range part(0, 0).Records {
+		j, _ := json.Marshal(&r)
+		size += int64(len(j))
+	}
+	b.SetBytes(size + pods*int64(len(state)))
+	b.ReportAllocs()
+	cpu0 := cpuTime()
+	n := 0
+	for b.Loop() {
+		if err := st.Save(ctx, part(n, n%64)); err != nil {
+			b.Fatal(err)
+		}
+		n++
+	}
+	b.ReportMetric(float64((cpuTime()-cpu0).Nanoseconds())/float64(n), "cpu-ns/part")
 }

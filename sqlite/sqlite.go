@@ -185,8 +185,18 @@ func scanEvents(rows *sql.Rows) ([]podtrace.JournalEvent, error) {
 	return sqlstore.Events(rows)
 }
 
-// Save implements podtrace.Store.
+// Save implements podtrace.Store. Records are encoded before the write
+// transaction starts, to hold the one writer connection as briefly as
+// possible (the journal's appends wait for it).
 func (s *Store) Save(ctx context.Context, c podtrace.Commit) error {
+	values := make([][]any, len(c.Records))
+	for i := range c.Records {
+		body, err := json.Marshal(&c.Records[i])
+		if err != nil {
+			return fmt.Errorf("encode record %s: %w", c.Records[i].UID, err)
+		}
+		values[i] = append(recordValues(&c.Records[i]), body, c.Applied)
+	}
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("save: %w", err)
@@ -217,26 +227,23 @@ func (s *Store) Save(ctx context.Context, c podtrace.Commit) error {
 			return fmt.Errorf("save records: %w", err)
 		}
 		for i := range c.Records {
-			r := &c.Records[i]
-			body, err := json.Marshal(r)
-			if err != nil {
+			if _, err := st.ExecContext(ctx, values[i]...); err != nil {
 				st.Close()
-				return fmt.Errorf("encode record %s: %w", r.UID, err)
-			}
-			if _, err := st.ExecContext(ctx, append(recordValues(r), body, c.Applied)...); err != nil {
-				st.Close()
-				return fmt.Errorf("save record %s: %w", r.UID, err)
+				return fmt.Errorf("save record %s: %w", c.Records[i].UID, err)
 			}
 		}
 		st.Close()
 	}
-	if c.Applied > 0 {
+	if c.Applied > 0 && !c.Partial {
 		// never backwards: replicas of one cluster save their own positions
 		if _, err := tx.ExecContext(ctx, `INSERT INTO progress (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = max(value, excluded.value)`, "applied/"+c.Cluster, c.Applied); err != nil {
 			return fmt.Errorf("save progress applied/%s: %w", c.Cluster, err)
 		}
 	}
 	for name, v := range c.Offsets {
+		if c.Partial {
+			break
+		}
 		if err := setProgress(ctx, tx, "offset/"+name, v); err != nil {
 			return err
 		}
@@ -374,6 +381,19 @@ func (s *Store) LoadPod(ctx context.Context, cluster, uid string) (podtrace.PodS
 		return p, fmt.Errorf("load pod %s: %w", uid, err)
 	}
 	return p, nil
+}
+
+// EventUID implements podtrace.Store.
+func (s *Store) EventUID(ctx context.Context, cluster, key string) (string, error) {
+	var uid string
+	err := s.r.QueryRowContext(ctx, `SELECT uid FROM journal WHERE cluster = ? AND key = ?`, cluster, key).Scan(&uid)
+	if errors.Is(err, sql.ErrNoRows) || (err == nil && uid == "") {
+		return "", podtrace.ErrNotFound
+	}
+	if err != nil {
+		return "", fmt.Errorf("event %s: %w", key, err)
+	}
+	return uid, nil
 }
 
 // PodsNamed implements podtrace.Store.

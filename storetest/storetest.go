@@ -47,6 +47,7 @@ func Run(t *testing.T, open Open) {
 		{"Briefs", testBriefs},
 		{"SpanTraces", testSpanTraces},
 		{"PodEvents", testPodEvents},
+		{"EventUID", testEventUID},
 		{"DeleteBefore", testDeleteBefore},
 		{"Pipeline", testPipeline},
 	} {
@@ -244,6 +245,21 @@ func testProgress(t *testing.T, st podtrace.Store) {
 	if n := must[int64](t)(st.Applied(ctx, "b")); n != 0 {
 		t.Errorf("applied of another cluster: %d", n)
 	}
+	// a part of a save split in parts saves pods, never the positions
+	part := podtrace.Commit{Cluster: "a", Applied: 20, Offsets: map[string]int64{"file": 900}, Partial: true,
+		Pods: []podtrace.PodState{pod("a", "u-part", "ns", "p", 1, `{"uid":"u-part"}`)}}
+	if err := st.Save(ctx, part); err != nil {
+		t.Fatal(err)
+	}
+	if n := must[int64](t)(st.Applied(ctx, "a")); n != 10 {
+		t.Errorf("a partial save moved applied to %d, want 10", n)
+	}
+	if n := must[int64](t)(st.Offset(ctx, "file")); n != 20 {
+		t.Errorf("a partial save moved the offset to %d, want 20", n)
+	}
+	if _, err := st.LoadPod(ctx, "a", "u-part"); err != nil {
+		t.Errorf("the pod of a partial save: %v", err)
+	}
 }
 
 func pod(cluster, uid, ns, name string, created int64, state string) podtrace.PodState {
@@ -415,6 +431,24 @@ func testRecordPages(t *testing.T, st podtrace.Store) {
 	}
 	if !sort.SliceIsSorted(all, func(i, j int) bool { return all[i].Created.After(all[j].Created) }) {
 		t.Fatal("records are not newest first")
+	}
+}
+
+func testEventUID(t *testing.T, st podtrace.Store) {
+	evs := []podtrace.JournalEvent{
+		ev("a", "id-1/ResponseComplete", "uid-1", "ns", "p", t0),
+		ev("a", "id-2/ResponseComplete", "", "ns", "q", t0), // named by name only
+	}
+	if _, err := st.AppendEvents(ctx, evs); err != nil {
+		t.Fatal(err)
+	}
+	if uid, err := st.EventUID(ctx, "a", "id-1/ResponseComplete"); err != nil || uid != "uid-1" {
+		t.Errorf("EventUID = %q, %v; want uid-1", uid, err)
+	}
+	for _, c := range []struct{ cluster, key string }{{"a", "id-2/ResponseComplete"}, {"a", "id-3/ResponseComplete"}, {"b", "id-1/ResponseComplete"}} {
+		if uid, err := st.EventUID(ctx, c.cluster, c.key); !errors.Is(err, podtrace.ErrNotFound) {
+			t.Errorf("EventUID(%s, %s) = %q, %v; want ErrNotFound", c.cluster, c.key, uid, err)
+		}
 	}
 }
 

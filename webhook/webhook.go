@@ -13,7 +13,6 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
-	"crypto/subtle"
 	"errors"
 	"fmt"
 	"io"
@@ -24,6 +23,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/podtrace/podtrace/auth"
 	"github.com/podtrace/podtrace/decode"
 	"github.com/podtrace/podtrace/ingest"
 )
@@ -103,7 +103,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, http.StatusMethodNotAllowed, "method", "audit webhook takes POST")
 		return
 	}
-	if h.opt.Token != "" && !bearerOK(r, h.opt.Token) {
+	if h.opt.Token != "" && !auth.Bearer(r.Header.Get("Authorization"), h.opt.Token) {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="podtrace"`)
 		h.fail(w, http.StatusUnauthorized, "unauthorized", "missing or invalid bearer token")
 		return
@@ -201,9 +201,4 @@ func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, erro
 		return nil, errTooLarge
 	}
 	return b, nil
-}
-
-func bearerOK(r *http.Request, token string) bool {
-	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	return ok && subtle.ConstantTimeCompare([]byte(got), []byte(token)) == 1
 }

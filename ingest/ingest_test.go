@@ -1,0 +1,186 @@
+package ingest_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/podtrace/podtrace"
+	"github.com/podtrace/podtrace/decode"
+	"github.com/podtrace/podtrace/ingest"
+	"github.com/podtrace/podtrace/lifecycle"
+	"github.com/podtrace/podtrace/sqlite"
+)
+
+// crashingStore is a real SQLite store that dies (every call fails) when a
+// save in parts comes to its last part, the one that moves the applied
+// position: the moment a kill -9 would leave most pods saved past the
+// applied position the store still holds.
+type crashingStore struct {
+	*sqlite.Store
+	parts int
+	dead  atomic.Bool
+}
+
+var errDead = errors.New("process killed")
+
+func (s *crashingStore) Save(ctx context.Context, c podtrace.Commit) error {
+	if s.dead.Load() {
+		return errDead
+	}
+	if c.Partial {
+		s.parts++
+	} else if s.parts > 0 {
+		s.dead.Store(true)
+		return errDead
+	}
+	return s.Store.Save(ctx, c)
+}
+
+func (s *crashingStore) AppendEvents(ctx context.Context, evs []podtrace.JournalEvent) ([]bool, error) {
+	if s.dead.Load() {
+		return nil, errDead
+	}
+	return s.Store.AppendEvents(ctx, evs)
+}
+
+func captureEvents(t *testing.T) []*decode.Event {
+	t.Helper()
+	f, err := os.Open("../testdata/kwok-only-v1.34.10/audit.log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(nil, 16<<20)
+	d := decode.Decoder{KeepRaw: true}
+	var evs []*decode.Event
+	for sc.Scan() {
+		d.Decode(sc.Bytes(), func(ev *decode.Event) { evs = append(evs, ev) })
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return evs
+}
+
+func canon(t *testing.T, rs []podtrace.Record) string {
+	t.Helper()
+	sort.Slice(rs, func(i, j int) bool { return fmt.Sprint(rs[i].Key()) < fmt.Sprint(rs[j].Key()) })
+	b, err := json.MarshalIndent(rs, "", " ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// TestRecoverAfterPartialSave: a save split in parts dies after its first
+// part, so some pods are stored past the applied position. Recovery
+// re-applies the journal's tail; the pods saved early must not get their
+// events twice: the records must equal what the machine derives in memory.
+func TestRecoverAfterPartialSave(t *testing.T) {
+	ctx := context.Background()
+	evs := captureEvents(t)
+	path := filepath.Join(t.TempDir(), "p.db")
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	cfg := ingest.DefaultConfig()
+	cfg.Cluster = "c"
+	cfg.SavePods = 1 << 20        // the first save in one part
+	cfg.FlushInterval = time.Hour // saves only when asked: at Close
+
+	raw, err := sqlite.Open(ctx, path, sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := &crashingStore{Store: raw}
+	p := ingest.New(cfg, st, nil, nil, log)
+	if err := p.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// a first complete save, then more events whose save dies after a part
+	half := len(evs) / 2
+	for i, part := range [][]*decode.Event{evs[:half], evs[half:]} {
+		done, err := p.Enqueue(ctx, ingest.Batch{Events: part}, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 {
+			// a restart saves everything at Close; reopen to save at this point
+			if err := p.Close(); err != nil {
+				t.Fatal(err)
+			}
+			cfg.SavePods = 3 // the second in parts
+			p = ingest.New(cfg, st, nil, nil, log)
+			if err := p.Start(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	p.Close() // the save dies before its last part
+	if !st.dead.Load() {
+		t.Fatal("the second save was not split in parts: the test proves nothing")
+	}
+	if err := raw.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	// restart on the same database: recovery applies the journal's tail
+	again, err := sqlite.Open(ctx, path, sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer again.Close()
+	applied, err := again.Applied(ctx, "c")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if applied == 0 {
+		t.Fatal("no applied position from the first save")
+	}
+	p = ingest.New(cfg, again, nil, nil, log)
+	if err := p.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	m := lifecycle.New(lifecycle.DefaultConfig(), nil)
+	for _, ev := range evs {
+		m.Apply(ev)
+	}
+	var want []podtrace.Record
+	for _, pod := range m.Dirty() {
+		want = append(want, pod.Records("c")...)
+	}
+	got, _, err := again.Records(ctx, podtrace.RecordFilter{Cluster: "c", Limit: 10000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g, w := canon(t, got), canon(t, want); g != w {
+		t.Fatalf("records after recovery differ from the machine's (%d stored, %d derived):\n%s", len(got), len(want), firstDiff(g, w))
+	}
+}
+
+func firstDiff(a, b string) string {
+	for i := 0; i < len(a) && i < len(b); i++ {
+		if a[i] != b[i] {
+			lo := max(0, i-300)
+			return "stored:\n" + a[lo:min(len(a), i+300)] + "\nderived:\n" + b[lo:min(len(b), i+300)]
+		}
+	}
+	return fmt.Sprintf("lengths %d and %d", len(a), len(b))
+}
