@@ -3,14 +3,12 @@ package postgres
 import (
 	"context"
 	"encoding/json"
-	"fmt"
-	"io/fs"
-	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/podtrace/podtrace"
+	"github.com/podtrace/podtrace/internal/sqlstore"
 	"github.com/podtrace/podtrace/storetest"
 )
 
@@ -26,18 +24,18 @@ func TestBriefMigration(t *testing.T) {
 		if _, err := conn.Exec(ctx, `CREATE TABLE schema_migrations (version integer PRIMARY KEY)`); err != nil {
 			t.Fatal(err)
 		}
-		names, _ := fs.Glob(migrations, "migrations/*.sql")
-		for _, name := range names {
-			var v int
-			fmt.Sscanf(strings.TrimPrefix(name, "migrations/"), "%d", &v)
-			if v >= 3 {
-				continue
+		ms, err := sqlstore.Migrations(migrations)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range ms {
+			if m.Version >= 3 { // the briefs'
+				break
 			}
-			body, _ := migrations.ReadFile(name)
-			if _, err := conn.Exec(ctx, string(body)); err != nil {
-				t.Fatal(name, err)
+			if _, err := conn.Exec(ctx, m.SQL); err != nil {
+				t.Fatal(m.Name, err)
 			}
-			if _, err := conn.Exec(ctx, `INSERT INTO schema_migrations (version) VALUES ($1)`, v); err != nil {
+			if _, err := conn.Exec(ctx, `INSERT INTO schema_migrations (version) VALUES ($1)`, m.Version); err != nil {
 				t.Fatal(err)
 			}
 		}

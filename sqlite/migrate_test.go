@@ -4,13 +4,11 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"fmt"
-	"io/fs"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/podtrace/podtrace"
+	"github.com/podtrace/podtrace/internal/sqlstore"
 	"github.com/podtrace/podtrace/storetest"
 )
 
@@ -25,18 +23,18 @@ func TestBriefMigration(t *testing.T) {
 		if _, err := db.Exec(`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY)`); err != nil {
 			t.Fatal(err)
 		}
-		names, _ := fs.Glob(migrations, "migrations/*.sql")
-		for _, name := range names {
-			var v int
-			fmt.Sscanf(strings.TrimPrefix(name, "migrations/"), "%d", &v)
-			if v >= 5 {
-				continue
+		ms, err := sqlstore.Migrations(migrations)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range ms {
+			if m.Version >= 5 { // the briefs'
+				break
 			}
-			body, _ := migrations.ReadFile(name)
-			if _, err := db.Exec(string(body)); err != nil {
-				t.Fatal(name, err)
+			if _, err := db.Exec(m.SQL); err != nil {
+				t.Fatal(m.Name, err)
 			}
-			if _, err := db.Exec(`INSERT INTO schema_migrations (version) VALUES (?)`, v); err != nil {
+			if _, err := db.Exec(`INSERT INTO schema_migrations (version) VALUES (?)`, m.Version); err != nil {
 				t.Fatal(err)
 			}
 		}
