@@ -401,6 +401,8 @@ func TestValidation(t *testing.T) {
 		{"cert without key", Options{Endpoint: "https://p", ClientCert: "/c"}, []string{"client-cert and client-key go together"}},
 		{"ca over http", Options{Endpoint: "http://p", CAFile: "/ca"}, []string{"ca-file: needs an https endpoint"}},
 		{"cert over http", Options{Endpoint: "http://p", ClientCert: "/c", ClientKey: "/k"}, []string{"client-cert: needs an https endpoint"}},
+		// found by the e2e suite: kube-apiserver dropped the token over http
+		{"token over http", Options{Endpoint: "http://p", TokenFile: "/t"}, []string{"token-file: needs an https endpoint"}},
 		{"otlp no port", Options{Endpoint: "http://p", OTLPEndpoint: "collector"}, []string{"otlp-endpoint"}},
 		{"otlp url", Options{Endpoint: "http://p", OTLPEndpoint: "http://collector:4317"}, []string{"otlp-endpoint"}},
 		{"otlp quote", Options{Endpoint: "http://p", OTLPEndpoint: `a"b:4317`}, []string{"otlp-endpoint"}},

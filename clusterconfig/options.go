@@ -50,7 +50,9 @@ type Options struct {
 	Endpoint string
 
 	// TokenFile is a file holding the bearer token kube-apiserver presents to
-	// podtrace. Exclusive with ClientCert/ClientKey; neither means no credentials.
+	// podtrace. Exclusive with ClientCert/ClientKey; neither means no
+	// credentials. Needs an https Endpoint: kube-apiserver sends credentials
+	// only over TLS.
 	TokenFile string
 	// ClientCert and ClientKey are a client certificate and key (PEM) for mutual
 	// TLS with podtrace. Both or neither; need an https Endpoint.
@@ -161,6 +163,12 @@ func (o Options) resolve() (resolved, error) {
 	}
 	if (o.ClientCert == "") != (o.ClientKey == "") {
 		errs = append(errs, errorf("client-cert", "client-cert and client-key go together"))
+	}
+	// kube-apiserver's webhook client (client-go) reads a kubeconfig's
+	// credentials only for a TLS server: over http it drops the token and
+	// podtrace answers every batch 401.
+	if o.TokenFile != "" && o.Endpoint != "" && !https {
+		errs = append(errs, errorf("token-file", "needs an https endpoint (kube-apiserver sends no credentials over http)"))
 	}
 	if o.ClientCert != "" && o.Endpoint != "" && !https {
 		errs = append(errs, errorf("client-cert", "needs an https endpoint"))

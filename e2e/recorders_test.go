@@ -11,6 +11,7 @@ import (
 	"os"
 	"sync"
 	"testing"
+	"time"
 
 	collectortrace "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	"google.golang.org/grpc"
@@ -18,9 +19,10 @@ import (
 
 // auditEvent holds the audit.k8s.io/v1 Event fields the tests look at.
 type auditEvent struct {
-	AuditID string `json:"auditID"`
-	Stage   string `json:"stage"`
-	Verb    string `json:"verb"`
+	AuditID string    `json:"auditID"`
+	Stage   string    `json:"stage"`
+	Verb    string    `json:"verb"`
+	Time    time.Time `json:"stageTimestamp"`
 	User    struct {
 		Username string `json:"username"`
 	} `json:"user"`
@@ -29,15 +31,48 @@ type auditEvent struct {
 		Subresource string `json:"subresource"`
 		Namespace   string `json:"namespace"`
 		Name        string `json:"name"`
+		UID         string `json:"uid"`
 	} `json:"objectRef"`
 	ResponseStatus *struct {
-		Code int `json:"code"`
+		Code    int    `json:"code"`
+		Message string `json:"message"`
 	} `json:"responseStatus"`
+	RequestObject *struct {
+		Target struct { // a Binding's node
+			Name string `json:"name"`
+		} `json:"target"`
+	} `json:"requestObject"`
 	ResponseObject *struct {
+		Kind     string `json:"kind"`
 		Metadata struct {
 			Name string `json:"name"`
+			UID  string `json:"uid"`
 		} `json:"metadata"`
+		Status json.RawMessage `json:"status"` // a Pod's status; a string in a Status
 	} `json:"responseObject"`
+}
+
+// podStatus returns the status of a pod the response holds, or nil.
+func (e auditEvent) podStatus() *podStatus {
+	if e.ResponseObject == nil || e.ResponseObject.Kind != "Pod" || len(e.ResponseObject.Status) == 0 {
+		return nil
+	}
+	var st podStatus
+	if json.Unmarshal(e.ResponseObject.Status, &st) != nil {
+		return nil
+	}
+	return &st
+}
+
+// podStatus is the part of a pod's status the readiness check reads.
+type podStatus struct {
+	Conditions []struct {
+		Type   string `json:"type"`
+		Status string `json:"status"`
+	} `json:"conditions"`
+	ContainerStatuses []struct {
+		Started *bool `json:"started"`
+	} `json:"containerStatuses"`
 }
 
 // key identifies one audit event (one request produces one per stage).

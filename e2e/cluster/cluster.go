@@ -20,12 +20,14 @@ import (
 	"time"
 
 	"github.com/podtrace/podtrace/clusterconfig"
+	"github.com/podtrace/podtrace/e2e/daemon"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
+	"sigs.k8s.io/yaml"
 )
 
 const (
@@ -45,6 +47,13 @@ type Options struct {
 	// AuditWebhookURL receives kube-apiserver's audit batches, e.g.
 	// "http://127.0.0.1:PORT/audit" of the podtrace under test. Required.
 	AuditWebhookURL string
+	// AuditWebhookTokenFile, if set, holds the bearer token kube-apiserver
+	// presents to the audit webhook (the generated kubeconfig's tokenFile);
+	// it needs an https AuditWebhookURL.
+	AuditWebhookTokenFile string
+	// AuditWebhookCAFile, if set, verifies an https audit webhook's
+	// serving certificate.
+	AuditWebhookCAFile string
 	// OTLPEndpoint is host:port of an OTLP gRPC receiver for kube-apiserver's
 	// and the hollow kubelet's spans. Empty disables tracing.
 	OTLPEndpoint string
@@ -79,7 +88,7 @@ type Cluster struct {
 
 	t     testing.TB
 	mu    sync.Mutex
-	procs []*process // in start order
+	procs []*daemon.Daemon // in start order
 }
 
 // Start brings a cluster up and registers its teardown with t.Cleanup. It
@@ -229,6 +238,8 @@ func (c *Cluster) start(ctx context.Context, bins binaries, opts Options) error 
 	c.ConfigDir = filepath.Join(c.RunDir, "podtrace-config")
 	genOpts := clusterconfig.Options{
 		Endpoint:          opts.AuditWebhookURL,
+		TokenFile:         opts.AuditWebhookTokenFile,
+		CAFile:            opts.AuditWebhookCAFile,
 		OTLPEndpoint:      opts.OTLPEndpoint,
 		KubernetesVersion: version,
 		InstallDir:        c.ConfigDir,
@@ -329,7 +340,13 @@ func (c *Cluster) start(ctx context.Context, bins binaries, opts Options) error 
 			"--run-dir=" + filepath.Join(c.RunDir, HollowNodeName), "--port=" + strconv.Itoa(kubeletPort),
 		}
 		if opts.OTLPEndpoint != "" {
-			args = append(args, "--otlp-endpoint="+opts.OTLPEndpoint)
+			// the generated kubelet tracing stanza says where and how often
+			tr, err := readKubeletTracing(filepath.Join(c.ConfigDir, clusterconfig.KubeletTracingFile))
+			if err != nil {
+				return err
+			}
+			args = append(args, "--otlp-endpoint="+tr.Endpoint,
+				"--sampling-rate-per-million="+strconv.Itoa(int(tr.SamplingRatePerMillion)))
 		}
 		if err := c.run("hollow-kubelet", logDir, nil, bins.hollowKubelet, args...); err != nil {
 			return err
@@ -400,15 +417,42 @@ func readFlags(path string, tracing bool) ([]string, error) {
 	return flags, nil
 }
 
+// kubeletTracing is the tracing stanza of a KubeletConfiguration.
+type kubeletTracing struct {
+	Endpoint               string `json:"endpoint"`
+	SamplingRatePerMillion int32  `json:"samplingRatePerMillion"`
+}
+
+// readKubeletTracing reads the tracing stanza of the generated
+// kubelet-tracing.yaml, which the hollow kubelet gets as flags.
+func readKubeletTracing(path string) (kubeletTracing, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return kubeletTracing{}, fmt.Errorf("read generated kubelet tracing: %w", err)
+	}
+	var kc struct {
+		APIVersion string          `json:"apiVersion"`
+		Kind       string          `json:"kind"`
+		Tracing    *kubeletTracing `json:"tracing"`
+	}
+	if err := yaml.UnmarshalStrict(data, &kc); err != nil {
+		return kubeletTracing{}, fmt.Errorf("%s: %w", path, err)
+	}
+	if kc.Kind != "KubeletConfiguration" || kc.Tracing == nil || kc.Tracing.Endpoint == "" {
+		return kubeletTracing{}, fmt.Errorf("%s: no KubeletConfiguration tracing endpoint", path)
+	}
+	return *kc.Tracing, nil
+}
+
 // run starts a daemon, records it for Stop and appends "name pid" to
 // RunDir/pids for whoever inspects a kept run directory.
 func (c *Cluster) run(name, logDir string, env []string, bin string, args ...string) error {
-	p, err := startProcess(name, logDir, env, bin, args...)
+	p, err := daemon.Start(name, logDir, env, bin, args...)
 	if err != nil {
 		return err
 	}
 	if f, err := os.OpenFile(filepath.Join(c.RunDir, "pids"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644); err == nil {
-		fmt.Fprintf(f, "%s %d\n", name, p.cmd.Process.Pid)
+		fmt.Fprintf(f, "%s %d\n", name, p.Pid())
 		f.Close()
 	}
 	c.mu.Lock()
@@ -422,8 +466,8 @@ func (c *Cluster) checkAlive() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, p := range c.procs {
-		if p.exited() {
-			return fmt.Errorf("%s exited: %v (log %s)", p.name, p.err, p.logPath)
+		if exited, err := p.Exited(); exited {
+			return fmt.Errorf("%s exited: %v (log %s)", p.Name, err, p.LogPath)
 		}
 	}
 	return nil
@@ -536,7 +580,7 @@ func (c *Cluster) Stop() error {
 	c.mu.Unlock()
 	var errs []error
 	for i := len(procs) - 1; i >= 0; i-- {
-		if err := procs[i].stop(stopGrace); err != nil {
+		if err := procs[i].Stop(stopGrace); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -572,6 +616,6 @@ func (c *Cluster) dumpLogs() {
 	}
 	for _, e := range entries {
 		path := filepath.Join(c.RunDir, "logs", e.Name())
-		c.t.Logf("--- last %d lines of %s:\n%s", logTailLines, path, tail(path, logTailLines))
+		c.t.Logf("--- last %d lines of %s:\n%s", logTailLines, path, daemon.Tail(path, logTailLines))
 	}
 }

@@ -1,4 +1,4 @@
-package cluster
+package daemon
 
 import (
 	"bytes"
@@ -11,18 +11,23 @@ import (
 	"time"
 )
 
-// process is one daemon of the cluster, in a process group of its own.
-type process struct {
-	name    string
-	cmd     *exec.Cmd
-	logPath string
-	done    chan struct{} // closed when the process has exited
-	err     error         // Wait's result, valid once done is closed
+// Daemon is a started program, in a process group of its own.
+type Daemon struct {
+	// Name names the daemon in errors and its log file.
+	Name string
+	// LogPath holds its stdout and stderr, after a first line with the
+	// command line.
+	LogPath string
+
+	cmd  *exec.Cmd
+	done chan struct{} // closed when the process has exited
+	err  error         // Wait's result, valid once done is closed
 }
 
-// startProcess starts bin with args, stdout and stderr going to
-// logDir/<name>.log. The child gets SIGKILL if the test process dies first.
-func startProcess(name, logDir string, env []string, bin string, args ...string) (*process, error) {
+// Start starts bin with args and env (added to this process's environment),
+// stdout and stderr going to logDir/<name>.log. The child gets SIGKILL if the
+// test process dies first.
+func Start(name, logDir string, env []string, bin string, args ...string) (*Daemon, error) {
 	logPath := filepath.Join(logDir, name+".log")
 	logFile, err := os.Create(logPath)
 	if err != nil {
@@ -37,7 +42,7 @@ func startProcess(name, logDir string, env []string, bin string, args ...string)
 		logFile.Close()
 		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
-	p := &process{name: name, cmd: cmd, logPath: logPath, done: make(chan struct{})}
+	p := &Daemon{Name: name, cmd: cmd, LogPath: logPath, done: make(chan struct{})}
 	go func() {
 		p.err = cmd.Wait()
 		logFile.Close()
@@ -46,8 +51,21 @@ func startProcess(name, logDir string, env []string, bin string, args ...string)
 	return p, nil
 }
 
+// Pid is the daemon's process id.
+func (p *Daemon) Pid() int { return p.cmd.Process.Pid }
+
+// Exited reports whether the process has ended, and how.
+func (p *Daemon) Exited() (bool, error) {
+	select {
+	case <-p.done:
+		return true, p.err
+	default:
+		return false, nil
+	}
+}
+
 // exited reports whether the process has ended.
-func (p *process) exited() bool {
+func (p *Daemon) exited() bool {
 	select {
 	case <-p.done:
 		return true
@@ -56,13 +74,13 @@ func (p *process) exited() bool {
 	}
 }
 
-// stop sends SIGTERM to the process group, waits up to grace for the process
+// Stop sends SIGTERM to the process group, waits up to grace for the process
 // to exit, then kills the group. How a process ends after SIGTERM is its own
-// business (kube-scheduler exits 1); stop reports only a process that had died
+// business (kube-scheduler exits 1); Stop reports only a process that had died
 // before or did not stop in time.
-func (p *process) stop(grace time.Duration) error {
+func (p *Daemon) Stop(grace time.Duration) error {
 	if p.exited() {
-		return fmt.Errorf("%s had already exited: %v", p.name, p.err)
+		return fmt.Errorf("%s had already exited: %v", p.Name, p.err)
 	}
 	pgid := -p.cmd.Process.Pid
 	_ = syscall.Kill(pgid, syscall.SIGTERM) // the group may already be gone
@@ -70,15 +88,15 @@ func (p *process) stop(grace time.Duration) error {
 	select {
 	case <-p.done:
 	case <-time.After(grace):
-		err = fmt.Errorf("%s did not stop within %s; killed", p.name, grace)
+		err = fmt.Errorf("%s did not stop within %s; killed", p.Name, grace)
 	}
 	_ = syscall.Kill(pgid, syscall.SIGKILL) // stragglers of the group
 	<-p.done
 	return err
 }
 
-// tail returns the last n lines of the file at path.
-func tail(path string, n int) string {
+// Tail returns the last n lines of the file at path.
+func Tail(path string, n int) string {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return fmt.Sprintf("(cannot read %s: %v)", path, err)
