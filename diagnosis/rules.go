@@ -977,19 +977,38 @@ func (v *view) overdue() (d time.Duration, gone bool, late bool) {
 }
 
 func finalizerBlocked(v *view) (hit, bool) {
-	fins := v.p.Spec.Finalizers
 	d, gone, late := v.overdue()
-	if len(fins) == 0 || !late {
+	if !late {
 		return hit{}, false
 	}
-	verb := "has kept"
+	// the finalizers seen on the deleted pod (removed since, perhaps), else
+	// those of its spec (a delete audited without its response)
+	var fins []string
+	_, ev := v.collect(func(f *lifecycle.Fact) bool {
+		if f.Source != "finalizer" {
+			return false
+		}
+		for _, name := range strings.Split(f.Message, ", ") {
+			if !slices.Contains(fins, name) {
+				fins = append(fins, name)
+			}
+		}
+		return true
+	})
+	if len(fins) == 0 {
+		fins = v.p.Spec.Finalizers
+		ev = []podtrace.Evidence{{AuditID: v.p.Spec.At.AuditID, Time: v.p.Spec.At.Time(), Text: "metadata.finalizers: " + strings.Join(fins, ", ")}}
+	}
+	if len(fins) == 0 {
+		return hit{}, false
+	}
+	msg := "The finalizer(s) %s have kept the deleted pod for %s: the controller that added them has not removed them."
 	if gone {
-		verb = "kept"
+		msg = "The finalizer(s) %s kept the deleted pod for %s before they were removed."
 	}
 	h := hit{
-		msg: fmt.Sprintf("The finalizer(s) %s %s the deleted pod for %s: the controller that added them has not removed them.", strings.Join(fins, ", "), verb, seconds(d)),
-		ev: []podtrace.Evidence{v.deleteStart(),
-			{AuditID: v.p.Spec.At.AuditID, Time: v.p.Spec.At.Time(), Text: "metadata.finalizers: " + strings.Join(fins, ", ")}},
+		msg: fmt.Sprintf(msg, strings.Join(fins, ", "), seconds(d)),
+		ev:  append([]podtrace.Evidence{v.deleteStart()}, ev...),
 	}
 	h.owner = podtrace.OwnerPlatform
 	for _, f := range fins {

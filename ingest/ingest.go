@@ -626,10 +626,17 @@ func (p *Pipeline) saveAndReport(ctx context.Context) {
 	p.setErr(nil)
 }
 
-// save derives, analyses and saves the records of every changed pod, then
-// lets finished and idle pods leave memory. Many changed pods are saved in
-// parts of SavePods pods; only the last part moves the applied position.
+// revisitEvery is how often, in event time, a silent pod with an open
+// delivery is analysed again (lifecycle.Machine.Revisit), so that a stuck
+// delivery gets its findings without news about its pod.
+const revisitEvery = 10 * time.Second
+
+// save derives, analyses and saves the records of every changed pod (and of
+// the open pods due a revisit), then lets finished and idle pods leave
+// memory. Many changed pods are saved in parts of SavePods pods; only the
+// last part moves the applied position.
 func (p *Pipeline) save(ctx context.Context) error {
+	p.machine.Revisit(revisitEvery)
 	pods := p.machine.Dirty()
 	now := p.machine.Now()
 	type closure struct {

@@ -37,6 +37,10 @@
 // one bad timestamp cannot age every open delivery; the clock depends on
 // the set of events, not their order.
 //
+// Records are derived again when a pod changes, and also when Revisit finds
+// a pod with an open delivery silent for a while on that clock: findings and
+// SLO verdicts of a stuck delivery depend on its age, not only on its events.
+//
 // Events that name a pod only by namespace/name (Metadata-level audit, a 404
 // delete) are attributed to the incarnation of that name that existed at the
 // event's time; if none is known yet they wait, bounded, until one is.

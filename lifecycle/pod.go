@@ -62,9 +62,10 @@ func (s Stamp) earlier(o Stamp) bool {
 
 // Fact is something notable the pod went through: a Kubernetes Event, a
 // waiting or terminated container reason, a failed condition, a rejected
-// request. Facts are evidence for diagnosis.
+// request, the finalizers holding it once deleted. Facts are evidence for
+// diagnosis.
 type Fact struct {
-	Source    string `json:"s"`           // event, container, condition, status, request
+	Source    string `json:"s"`           // event, container, condition, status, request, finalizer
 	Reason    string `json:"r"`           // Event reason, container reason, condition reason, HTTP status
 	Message   string `json:"m,omitempty"` // truncated to maxMessage
 	Warning   bool   `json:"w,omitempty"`
@@ -159,6 +160,8 @@ type Pod struct {
 	// Reported lists the records already reported closed (kind/seq), so
 	// each closure is reported once, across restarts too.
 	Reported []string `json:"rep,omitempty"`
+
+	revisited int64 // event time Machine.Revisit last marked the pod, unix ns
 }
 
 // SpanRef is a component span (an apiserver request, a kubelet sync, a CRI

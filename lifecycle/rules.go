@@ -292,6 +292,11 @@ func observePod(t *tables, p *Pod, pod *decode.Pod, at Stamp) {
 		if !pod.Deleted.IsZero() && len(pod.Finalizers) == 0 && p.Marks[MarkDeleteRequested].Seen() && at.T > p.Marks[MarkDeleteRequested].T && pod.DeletionGrace == 0 {
 			p.mark(MarkGone, at)
 		}
+		if !pod.Deleted.IsZero() && len(pod.Finalizers) > 0 {
+			// kept as a fact: the spec loses them when they are removed,
+			// and they explain the delete's length after that too
+			p.addFact(Fact{Source: "finalizer", Reason: "Finalizers", Message: strings.Join(pod.Finalizers, ", "), First: at, Last: at})
+		}
 	}
 	if pod.HasStatus {
 		var spec *decode.PodSpec
