@@ -21,6 +21,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 )
 
 // podtraceConfig is the configuration of the podtrace under test: the
@@ -84,6 +85,7 @@ func TestScenarios(t *testing.T) {
 		AuditWebhookURL: pt.URL + "/audit", OTLPEndpoint: pt.OTLPGRPC, HollowKubelet: true, KWOKStages: stages,
 	})
 	s := &suite{pt: pt, c: c}
+	stopClock := s.clock(t)
 
 	t.Run("UntoleratedTaint", s.untoleratedTaint) // taints every node: runs alone
 	t.Run("Parallel", func(t *testing.T) {
@@ -110,6 +112,7 @@ func TestScenarios(t *testing.T) {
 
 	// Stopping the cluster flushes the last audit batch; then podtrace must
 	// hold exactly what the audit log says, namespace by namespace.
+	stopClock()
 	if err := c.Stop(); err != nil {
 		t.Fatal(err)
 	}
@@ -121,6 +124,42 @@ func (s *suite) context(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), scenarioTimeout)
 	t.Cleanup(cancel)
 	return ctx
+}
+
+// clockTick is how often the clock pod changes.
+const clockTick = 2 * time.Second
+
+// clock keeps podtrace's clock moving, as a real cluster's other pods do:
+// podtrace reads time only from the audit events about pods, so a stuck
+// delivery ages only while other pods change. A pod whose annotation
+// changes every clockTick stands in for them when the scenarios running are
+// quiet (or one runs alone). It returns the function that stops it.
+func (s *suite) clock(t *testing.T) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	ns := s.namespace(t, ctx, "clock-")
+	if _, err := scenario.CreatePods(ctx, s.c.Client, ns, scenario.KWOKPod("clock")); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for n := 1; ; n++ {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(clockTick):
+			}
+			patch := fmt.Appendf(nil, `{"metadata":{"annotations":{"e2e.podtrace.dev/tick":"%d"}}}`, n)
+			// a failed tick only delays the clock; the scenarios say what they miss
+			_, _ = s.c.Client.CoreV1().Pods(ns).Patch(ctx, "clock", types.MergePatchType, patch, metav1.PatchOptions{})
+		}
+	}()
+	stop = func() {
+		cancel()
+		<-done
+	}
+	t.Cleanup(stop) // also when the test stops early; stopping twice is harmless
+	return stop
 }
 
 // namespace creates the scenario's namespace and registers it for the
@@ -136,6 +175,21 @@ func (s *suite) namespace(t *testing.T, ctx context.Context, prefix string) stri
 	s.mu.Unlock()
 	t.Logf("namespace %s", ns)
 	return ns
+}
+
+// rollout waits for the Deployment's rollout (the pods beyond its replicas
+// gone) and returns its live pods and the audit log's account of the
+// namespace by then.
+func (s *suite) rollout(t *testing.T, ctx context.Context, ns, name string) ([]corev1.Pod, *groundTruth) {
+	t.Helper()
+	if err := scenario.WaitRollout(ctx, s.c.Client, ns, name); err != nil {
+		t.Fatal(err)
+	}
+	live, err := scenario.PodsOf(ctx, s.c.Client, ns, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return live, readTruth(t, s.c.AuditLogPath, ns)[ns]
 }
 
 // deliveries are podtrace's records of one namespace.
@@ -194,52 +248,40 @@ func healthy(r api.PodSummary, grace time.Duration) error {
 // log's account of the namespace if it does not within recordWait.
 func (s *suite) records(t *testing.T, ctx context.Context, ns, what string, check func(d deliveries) error) deliveries {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(ctx, recordWait)
-	defer cancel()
-	var last error
-	var recs []api.PodSummary
-	for {
-		var err error
-		if recs, err = s.pt.Deliveries(ctx, ns); err == nil {
-			if err = check(recs); err == nil {
-				return recs
-			}
-		}
-		last = err
-		if err := s.pt.Alive(); err != nil {
-			t.Fatal(err)
-		}
-		select {
-		case <-ctx.Done():
-			truth := readTruth(t, s.c.AuditLogPath, ns)[ns]
-			t.Fatalf("podtrace's records of %s: want %s: %v\n%s%s", ns, what, last, formatRecords(recs), truth)
-		case <-time.After(500 * time.Millisecond):
-		}
-	}
+	return await(t, ctx, s.pt, "podtrace's records of "+ns+": want "+what,
+		func(ctx context.Context) (deliveries, error) { return s.pt.Deliveries(ctx, ns) }, check,
+		func(d deliveries) string { return formatRecords(d) + readTruth(t, s.c.AuditLogPath, ns)[ns].String() })
 }
 
 // pod polls podtrace's view of one pod (all its deliveries, full records)
 // until check accepts it.
 func (s *suite) pod(t *testing.T, ctx context.Context, uid, what string, check func(p api.Pod) error) api.Pod {
 	t.Helper()
+	return await(t, ctx, s.pt, "podtrace's pod "+uid+": want "+what,
+		func(ctx context.Context) (api.Pod, error) { return s.pt.Pod(ctx, uid) }, check, formatPod)
+}
+
+// await polls fetch until check accepts what it got, and fails the test
+// with check's last complaint and describe's account of the last result if
+// that does not happen within recordWait.
+func await[T any](t *testing.T, ctx context.Context, pt *instance.Podtrace, what string,
+	fetch func(context.Context) (T, error), check func(T) error, describe func(T) string) T {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(ctx, recordWait)
 	defer cancel()
-	var last error
-	var p api.Pod
 	for {
-		var err error
-		if p, err = s.pt.Pod(ctx, uid); err == nil {
-			if err = check(p); err == nil {
-				return p
+		got, err := fetch(ctx)
+		if err == nil {
+			if err = check(got); err == nil {
+				return got
 			}
 		}
-		last = err
-		if err := s.pt.Alive(); err != nil {
+		if err := pt.Alive(); err != nil {
 			t.Fatal(err)
 		}
 		select {
 		case <-ctx.Done():
-			t.Fatalf("podtrace's pod %s: want %s: %v\n%s", uid, what, last, formatPod(p))
+			t.Fatalf("%s: %v\n%s", what, err, describe(got))
 		case <-time.After(500 * time.Millisecond):
 		}
 	}
@@ -365,14 +407,7 @@ func (s *suite) deployment(t *testing.T) {
 		if err := step.do(); err != nil {
 			t.Fatal(err)
 		}
-		if err := scenario.WaitRollout(ctx, s.c.Client, ns, name); err != nil {
-			t.Fatal(err)
-		}
-		live, err := scenario.PodsOf(ctx, s.c.Client, ns, name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		truth := readTruth(t, s.c.AuditLogPath, ns)[ns]
+		live, truth := s.rollout(t, ctx, ns, name)
 		recs := s.records(t, ctx, ns, "every pod of the "+step.what+" ready or deleted, as the audit log says", func(d deliveries) error {
 			if diff := truth.diff(d); len(diff) > 0 {
 				return errors.New(strings.Join(diff, "; "))
@@ -426,13 +461,7 @@ func (s *suite) eviction(t *testing.T) {
 	if err := scenario.CreateDeployment(ctx, s.c.Client, ns, name, 2); err != nil {
 		t.Fatal(err)
 	}
-	if err := scenario.WaitRollout(ctx, s.c.Client, ns, name); err != nil {
-		t.Fatal(err)
-	}
-	pods, err := scenario.PodsOf(ctx, s.c.Client, ns, name)
-	if err != nil {
-		t.Fatal(err)
-	}
+	pods, _ := s.rollout(t, ctx, ns, name)
 	victim := &pods[0]
 	if err := scenario.Evict(ctx, s.c.Client, ns, victim.Name); err != nil {
 		t.Fatal(err)
@@ -440,10 +469,7 @@ func (s *suite) eviction(t *testing.T) {
 	if err := scenario.WaitPodGone(ctx, s.c.Client, ns, victim.Name); err != nil {
 		t.Fatal(err)
 	}
-	if err := scenario.WaitRollout(ctx, s.c.Client, ns, name); err != nil {
-		t.Fatal(err)
-	}
-	truth := readTruth(t, s.c.AuditLogPath, ns)[ns]
+	_, truth := s.rollout(t, ctx, ns, name)
 	s.records(t, ctx, ns, "the evicted pod's delete delivery evicted (Evicted), the replacement ready", func(d deliveries) error {
 		if diff := truth.diff(d); len(diff) > 0 {
 			return errors.New(strings.Join(diff, "; "))
@@ -714,14 +740,7 @@ func (s *suite) quota(t *testing.T) {
 	if err := scenario.Scale(ctx, s.c.Client, ns, name, 1); err != nil {
 		t.Fatal(err)
 	}
-	if err := scenario.WaitRollout(ctx, s.c.Client, ns, name); err != nil {
-		t.Fatal(err)
-	}
-	live, err := scenario.PodsOf(ctx, s.c.Client, ns, name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	truth := readTruth(t, s.c.AuditLogPath, ns)[ns]
+	live, truth := s.rollout(t, ctx, ns, name)
 	s.records(t, ctx, ns, "the admitted pod ready and every refusal recorded", func(d deliveries) error {
 		if diff := truth.diff(d); len(diff) > 0 {
 			return errors.New(strings.Join(diff, "; "))

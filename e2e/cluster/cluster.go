@@ -473,27 +473,10 @@ func (c *Cluster) checkAlive() error {
 	return nil
 }
 
-// poll calls cond every 200ms until it returns true, an error, a daemon dies,
-// or ctx ends; the last non-fatal problem cond reported is in the timeout error.
+// poll calls cond every 200ms until it returns true, a daemon dies, or ctx
+// ends (see daemon.Poll).
 func (c *Cluster) poll(ctx context.Context, what string, cond func() (bool, error)) error {
-	var last error
-	for {
-		done, err := cond()
-		if done {
-			return nil
-		}
-		if err != nil {
-			last = err
-		}
-		if err := c.checkAlive(); err != nil {
-			return fmt.Errorf("waiting for %s: %w", what, err)
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("waiting for %s: %w (last: %v)", what, ctx.Err(), last)
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
+	return daemon.Poll(ctx, what, 200*time.Millisecond, c.checkAlive, cond)
 }
 
 // waitHTTP waits for url to answer 200 to a GET that prepare may amend.

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -106,4 +107,28 @@ func Tail(path string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return string(bytes.Join(lines, []byte("\n")))
+}
+
+// Poll calls cond every interval until it returns true, alive reports a
+// problem (a daemon died), or ctx ends; the last problem cond reported is
+// in the timeout error.
+func Poll(ctx context.Context, what string, interval time.Duration, alive func() error, cond func() (bool, error)) error {
+	var last error
+	for {
+		done, err := cond()
+		if done {
+			return nil
+		}
+		if err != nil {
+			last = err
+		}
+		if err := alive(); err != nil {
+			return fmt.Errorf("waiting for %s: %w", what, err)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for %s: %w (last: %v)", what, ctx.Err(), last)
+		case <-time.After(interval):
+		}
+	}
 }

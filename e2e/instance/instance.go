@@ -94,13 +94,13 @@ func Start(t testing.TB, opts Options) *Podtrace {
 }
 
 func (p *Podtrace) start(opts Options) error {
-	root, err := mainModuleRoot()
+	ctx, cancel := context.WithTimeout(context.Background(), buildTimeout)
+	defer cancel()
+	root, err := mainModuleRoot(ctx)
 	if err != nil {
 		return err
 	}
 	bin := filepath.Join(p.Dir, "podtrace")
-	ctx, cancel := context.WithTimeout(context.Background(), buildTimeout)
-	defer cancel()
 	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/podtrace")
 	build.Dir = root
 	if out, err := build.CombinedOutput(); err != nil {
@@ -190,47 +190,20 @@ func logValue(line, key string) string {
 	return ""
 }
 
-// mainModuleRoot finds the podtrace module (the e2e module's parent) from
-// the working directory, which go test sets to the package under test.
-func mainModuleRoot() (string, error) {
-	dir, err := os.Getwd()
+// mainModuleRoot is the directory of the podtrace module the e2e module
+// uses: its replacement, this repository.
+func mainModuleRoot(ctx context.Context) (string, error) {
+	out, err := exec.CommandContext(ctx, "go", "list", "-m", "-f", "{{.Dir}}", "github.com/podtrace/podtrace").Output()
 	if err != nil {
-		return "", fmt.Errorf("working directory: %w", err)
+		return "", fmt.Errorf("go list -m github.com/podtrace/podtrace: %w", err)
 	}
-	for {
-		data, err := os.ReadFile(filepath.Join(dir, "go.mod"))
-		if err == nil && bytes.HasPrefix(data, []byte("module github.com/podtrace/podtrace\n")) {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("not inside the podtrace repository")
-		}
-		dir = parent
-	}
+	return strings.TrimSpace(string(out)), nil
 }
 
 // poll calls cond every 100ms until it returns true, podtrace exits, or ctx
-// ends; the last problem cond reported is in the timeout error.
+// ends (see daemon.Poll).
 func (p *Podtrace) poll(ctx context.Context, what string, cond func() (bool, error)) error {
-	var last error
-	for {
-		done, err := cond()
-		if done {
-			return nil
-		}
-		if err != nil {
-			last = err
-		}
-		if exited, err := p.d.Exited(); exited {
-			return fmt.Errorf("waiting for %s: podtrace exited: %v (log %s)", what, err, p.LogPath)
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("waiting for %s: %w (last: %v)", what, ctx.Err(), last)
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
+	return daemon.Poll(ctx, what, 100*time.Millisecond, p.Alive, cond)
 }
 
 // Alive reports an error if podtrace has exited.
