@@ -206,8 +206,11 @@ func (p *Podtrace) poll(ctx context.Context, what string, cond func() (bool, err
 	return daemon.Poll(ctx, what, 100*time.Millisecond, p.Alive, cond)
 }
 
-// Alive reports an error if podtrace has exited.
+// Alive reports an error if podtrace has exited or was stopped.
 func (p *Podtrace) Alive() error {
+	if p.d == nil {
+		return errors.New("podtrace was stopped")
+	}
 	if exited, err := p.d.Exited(); exited {
 		return fmt.Errorf("podtrace exited: %v (log %s)", err, p.LogPath)
 	}
@@ -215,7 +218,8 @@ func (p *Podtrace) Alive() error {
 }
 
 // Stop stops podtrace: SIGTERM, then SIGKILL after a grace period. It
-// reports a podtrace that had died or did not stop in time. Calling it again
+// reports a podtrace that had died, did not stop in time, or did not exit
+// cleanly (it drains and saves on SIGTERM, then exits 0). Calling it again
 // does nothing.
 func (p *Podtrace) Stop() error {
 	if p.d == nil {
@@ -223,7 +227,13 @@ func (p *Podtrace) Stop() error {
 	}
 	d := p.d
 	p.d = nil
-	return d.Stop(stopGrace)
+	if err := d.Stop(stopGrace); err != nil {
+		return err
+	}
+	if _, err := d.Exited(); err != nil {
+		return fmt.Errorf("podtrace did not exit cleanly on SIGTERM: %w (log %s)", err, p.LogPath)
+	}
+	return nil
 }
 
 // cleanup stops podtrace, prints its log's tail if the test failed, and
