@@ -78,9 +78,9 @@ func TestScenarios(t *testing.T) {
 		}
 		stages = append(stages, dir)
 	}
-	// Plain HTTP: kube-apiserver and the kubelet export spans over OTLP gRPC
-	// without TLS, and podtrace's TLS covers every listener (TestWebhookAuth
-	// proves the TLS and token path).
+	// Plain HTTP, no token: kube-apiserver and the kubelet export spans over
+	// OTLP gRPC without TLS or credentials, and podtrace's TLS and ingest
+	// token guard its OTLP receivers too (TestWebhookAuth proves that path).
 	c := cluster.Start(t, cluster.Options{
 		AuditWebhookURL: pt.URL + "/audit", OTLPEndpoint: pt.OTLPGRPC, HollowKubelet: true, KWOKStages: stages,
 	})
