@@ -209,3 +209,36 @@ func formatRecords(recs []api.PodSummary) string {
 	}
 	return b.String()
 }
+
+// statusWrites returns the times (stageTimestamp) of the first status
+// write showing every container of the pod started, and of the first
+// showing it Ready, from the audit log.
+func statusWrites(t *testing.T, path, ns, name string) (started, ready time.Time) {
+	t.Helper()
+	for _, e := range readAuditLog(t, path) {
+		ref := e.ObjectRef
+		if ref == nil || ref.Resource != "pods" || ref.Subresource != "status" || ref.Namespace != ns || ref.Name != name || !ok(e) {
+			continue
+		}
+		st := e.podStatus()
+		if st == nil {
+			continue
+		}
+		all := len(st.ContainerStatuses) > 0
+		for _, cs := range st.ContainerStatuses {
+			all = all && cs.Started != nil && *cs.Started
+		}
+		if all && (started.IsZero() || e.Time.Before(started)) {
+			started = e.Time
+		}
+		for _, c := range st.Conditions {
+			if c.Type == "Ready" && c.Status == "True" && (ready.IsZero() || e.Time.Before(ready)) {
+				ready = e.Time
+			}
+		}
+	}
+	if started.IsZero() || ready.IsZero() {
+		t.Fatalf("audit log: no status writes of %s/%s showing it started (%s) and Ready (%s)", ns, name, started, ready)
+	}
+	return started, ready
+}

@@ -65,23 +65,13 @@ func (p *Daemon) Exited() (bool, error) {
 	}
 }
 
-// exited reports whether the process has ended.
-func (p *Daemon) exited() bool {
-	select {
-	case <-p.done:
-		return true
-	default:
-		return false
-	}
-}
-
 // Stop sends SIGTERM to the process group, waits up to grace for the process
 // to exit, then kills the group. How a process ends after SIGTERM is its own
 // business (kube-scheduler exits 1); Stop reports only a process that had died
 // before or did not stop in time.
 func (p *Daemon) Stop(grace time.Duration) error {
-	if p.exited() {
-		return fmt.Errorf("%s had already exited: %v", p.Name, p.err)
+	if exited, err := p.Exited(); exited {
+		return fmt.Errorf("%s had already exited: %v", p.Name, err)
 	}
 	pgid := -p.cmd.Process.Pid
 	_ = syscall.Kill(pgid, syscall.SIGTERM) // the group may already be gone
