@@ -297,6 +297,6 @@ func (s *suite) reconcile(t *testing.T) {
 			continue
 		}
 		t.Logf("namespace %s: %d records match the audit log (%d pods created, %d creates refused, %d deleted or evicted)",
-			ns, len(recs), len(truth[ns].created), len(truth[ns].refused), len(truth[ns].deleted)+len(truth[ns].evicted))
+			ns, len(recs), len(truth[ns].created), len(truth[ns].refused), len(truth[ns].gone()))
 	}
 }

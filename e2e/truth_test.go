@@ -101,6 +101,13 @@ func readTruth(t *testing.T, path string, namespaces ...string) map[string]*grou
 	return out
 }
 
+// gone returns the uids deleted or evicted.
+func (g *groundTruth) gone() map[string]bool {
+	out := maps.Clone(g.deleted)
+	maps.Copy(out, g.evicted)
+	return out
+}
+
 // ok: the request was carried out.
 func ok(e auditEvent) bool {
 	return e.ResponseStatus != nil && e.ResponseStatus.Code >= 200 && e.ResponseStatus.Code < 300
