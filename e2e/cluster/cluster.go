@@ -570,35 +570,12 @@ func (c *Cluster) Stop() error {
 	return errors.Join(errs...)
 }
 
-// cleanup stops the cluster, prints log tails if the test failed, and removes
-// the run directory if it passed.
+// cleanup stops the cluster, prints the daemons' log tails if the test
+// failed, and removes the run directory if it passed.
 func (c *Cluster) cleanup() {
 	if err := c.Stop(); err != nil {
 		c.t.Errorf("stop cluster: %v", err)
 	}
-	if c.t.Failed() {
-		c.dumpLogs()
-		c.t.Logf("cluster run directory kept: %s", c.RunDir)
-		return
-	}
-	if os.Getenv("PODTRACE_E2E_KEEP") != "" {
-		c.t.Logf("cluster run directory kept (PODTRACE_E2E_KEEP): %s", c.RunDir)
-		return
-	}
-	if err := os.RemoveAll(c.RunDir); err != nil {
-		c.t.Logf("remove %s: %v", c.RunDir, err)
-	}
-}
-
-// dumpLogs prints the tail of every daemon's log.
-func (c *Cluster) dumpLogs() {
-	entries, err := os.ReadDir(filepath.Join(c.RunDir, "logs"))
-	if err != nil {
-		c.t.Logf("no logs: %v", err)
-		return
-	}
-	for _, e := range entries {
-		path := filepath.Join(c.RunDir, "logs", e.Name())
-		c.t.Logf("--- last %d lines of %s:\n%s", logTailLines, path, daemon.Tail(path, logTailLines))
-	}
+	logs, _ := filepath.Glob(filepath.Join(c.RunDir, "logs", "*.log")) // sorted; none if it failed early
+	daemon.Tidy(c.t, "cluster", c.RunDir, logs, logTailLines)
 }

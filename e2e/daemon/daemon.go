@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"testing"
 	"time"
 )
 
@@ -120,5 +121,26 @@ func Poll(ctx context.Context, what string, interval time.Duration, alive func()
 			return fmt.Errorf("waiting for %s: %w (last: %v)", what, ctx.Err(), last)
 		case <-time.After(interval):
 		}
+	}
+}
+
+// Tidy ends a test's run directory: if the test failed it prints the last
+// tailLines lines of each log and keeps the directory, with
+// PODTRACE_E2E_KEEP set it keeps it, else it removes it. what names the
+// directory's owner in the messages.
+func Tidy(t testing.TB, what, dir string, logs []string, tailLines int) {
+	if t.Failed() {
+		for _, path := range logs {
+			t.Logf("--- last %d lines of %s:\n%s", tailLines, path, Tail(path, tailLines))
+		}
+		t.Logf("%s run directory kept: %s", what, dir)
+		return
+	}
+	if os.Getenv("PODTRACE_E2E_KEEP") != "" {
+		t.Logf("%s run directory kept (PODTRACE_E2E_KEEP): %s", what, dir)
+		return
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		t.Logf("remove %s: %v", dir, err)
 	}
 }

@@ -242,20 +242,11 @@ func (p *Podtrace) cleanup() {
 	if err := p.Stop(); err != nil {
 		p.t.Errorf("stop podtrace: %v", err)
 	}
-	if p.t.Failed() {
-		if p.LogPath != "" {
-			p.t.Logf("--- last %d lines of %s:\n%s", logTailLines, p.LogPath, daemon.Tail(p.LogPath, logTailLines))
-		}
-		p.t.Logf("podtrace run directory kept: %s", p.Dir)
-		return
+	var logs []string
+	if p.LogPath != "" {
+		logs = []string{p.LogPath}
 	}
-	if os.Getenv("PODTRACE_E2E_KEEP") != "" {
-		p.t.Logf("podtrace run directory kept (PODTRACE_E2E_KEEP): %s", p.Dir)
-		return
-	}
-	if err := os.RemoveAll(p.Dir); err != nil {
-		p.t.Logf("remove %s: %v", p.Dir, err)
-	}
+	daemon.Tidy(p.t, "podtrace", p.Dir, logs, logTailLines)
 }
 
 // get fetches path (with its query) and returns the body of a 200 answer.
