@@ -1,14 +1,12 @@
 package ingest_test
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"sort"
 	"sync/atomic"
@@ -20,6 +18,7 @@ import (
 	"github.com/podtrace/podtrace/ingest"
 	"github.com/podtrace/podtrace/lifecycle"
 	"github.com/podtrace/podtrace/sqlite"
+	"github.com/podtrace/podtrace/storetest"
 )
 
 // crashingStore is a real SQLite store that dies (every call fails) when a
@@ -54,26 +53,6 @@ func (s *crashingStore) AppendEvents(ctx context.Context, evs []podtrace.Journal
 	return s.Store.AppendEvents(ctx, evs)
 }
 
-func captureEvents(t *testing.T) []*decode.Event {
-	t.Helper()
-	f, err := os.Open("../testdata/kwok-only-v1.34.10/audit.log")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	sc.Buffer(nil, 16<<20)
-	d := decode.Decoder{KeepRaw: true}
-	var evs []*decode.Event
-	for sc.Scan() {
-		d.Decode(sc.Bytes(), func(ev *decode.Event) { evs = append(evs, ev) })
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return evs
-}
-
 func canon(t *testing.T, rs []podtrace.Record) string {
 	t.Helper()
 	sort.Slice(rs, func(i, j int) bool { return fmt.Sprint(rs[i].Key()) < fmt.Sprint(rs[j].Key()) })
@@ -90,7 +69,7 @@ func canon(t *testing.T, rs []podtrace.Record) string {
 // events twice: the records must equal what the machine derives in memory.
 func TestRecoverAfterPartialSave(t *testing.T) {
 	ctx := context.Background()
-	evs := captureEvents(t)
+	evs := storetest.CaptureEvents(t)
 	path := filepath.Join(t.TempDir(), "p.db")
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	cfg := ingest.DefaultConfig()

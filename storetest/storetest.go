@@ -562,17 +562,12 @@ func testDeleteBefore(t *testing.T, st podtrace.Store) {
 
 const capture = "kwok-only-v1.34.10"
 
-// captureFile finds a real capture in the repository's testdata.
-func captureFile(t *testing.T, name string) string {
+// CaptureEvents decodes the relevant events of the kwok-only capture's
+// audit.log, raw bytes kept, as the pipeline receives them.
+func CaptureEvents(t testing.TB) []*decode.Event {
+	t.Helper()
 	_, here, _, _ := runtime.Caller(0)
-	return filepath.Join(filepath.Dir(here), "..", "testdata", capture, name)
-}
-
-// testPipeline runs the real ingest pipeline over a real capture into the
-// store, twice with a restart between, and compares the stored records with
-// what the lifecycle machine derives in memory from the same events.
-func testPipeline(t *testing.T, st podtrace.Store) {
-	f, err := os.Open(captureFile(t, "audit.log"))
+	f, err := os.Open(filepath.Join(filepath.Dir(here), "..", "testdata", capture, "audit.log"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -587,6 +582,14 @@ func testPipeline(t *testing.T, st podtrace.Store) {
 	if err := sc.Err(); err != nil {
 		t.Fatal(err)
 	}
+	return evs
+}
+
+// testPipeline runs the real ingest pipeline over a real capture into the
+// store, twice with a restart between, and compares the stored records with
+// what the lifecycle machine derives in memory from the same events.
+func testPipeline(t *testing.T, st podtrace.Store) {
+	evs := CaptureEvents(t)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	cfg := ingest.DefaultConfig()
 	cfg.Cluster = "pipe"
