@@ -21,6 +21,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -459,27 +460,17 @@ func (p *Pipeline) catchUp(ctx context.Context) (int, error) {
 	var d decode.Decoder
 	var run entryRun
 	n := 0
-	for {
-		evs, err := p.store.EventsAfter(ctx, p.cfg.Cluster, p.applied, 5000)
-		if err != nil {
-			return n, err
-		}
-		if len(evs) == 0 {
+	err := p.readJournal(ctx, p.applied, math.MaxInt64, func(je podtrace.JournalEvent) {
+		if kind := p.entryKind(je.Key); kind != "" {
+			run.add(p, kind, je)
+		} else {
 			run.flush(p)
-			return n, nil
+			d.Decode(je.Body, func(ev *decode.Event) { p.apply(ev, je.Seq, je.UID) })
 		}
-		for _, je := range evs {
-			if kind := p.entryKind(je.Key); kind != "" {
-				run.add(p, kind, je)
-			} else {
-				run.flush(p)
-				d.Decode(je.Body, func(ev *decode.Event) { p.apply(ev, je.Seq) })
-			}
-			p.applied = je.Seq
-			n++
-		}
-		run.flush(p) // before the next read: the entries' bodies are the page's
-	}
+		p.applied = je.Seq
+		n++
+	}, run.flush)
+	return n, err
 }
 
 // reapplyHeld applies again, after a restart, the entries from the oldest
@@ -491,20 +482,29 @@ func (p *Pipeline) reapplyHeld(ctx context.Context) error {
 		return err
 	}
 	var run entryRun
-	for after := from - 1; after < p.applied; {
+	return p.readJournal(ctx, from-1, p.applied, func(je podtrace.JournalEvent) {
+		if kind := p.entryKind(je.Key); kind != "" {
+			run.add(p, kind, je)
+		}
+	}, run.flush)
+}
+
+// readJournal calls fn for the cluster's journal events after seq after, up
+// to through, in order, a page at a time; endPage runs after each page
+// (what fn gathered must not outlive it).
+func (p *Pipeline) readJournal(ctx context.Context, after, through int64, fn func(podtrace.JournalEvent), endPage func(*Pipeline)) error {
+	for after < through {
 		evs, err := p.store.EventsAfter(ctx, p.cfg.Cluster, after, 5000)
 		if err != nil || len(evs) == 0 {
 			return err
 		}
 		for _, je := range evs {
-			if je.Seq > p.applied {
+			if je.Seq > through {
 				break
 			}
-			if kind := p.entryKind(je.Key); kind != "" {
-				run.add(p, kind, je)
-			}
+			fn(je)
 		}
-		run.flush(p)
+		endPage(p)
 		after = evs[len(evs)-1].Seq
 	}
 	return nil
@@ -575,7 +575,7 @@ func (p *Pipeline) applyCommitted(c committed) {
 				if c.added[i] {
 					p.Stats.Journaled.Add(1)
 					if !p.cfg.SharedJournal {
-						p.apply(ev, c.js[i].Seq)
+						p.apply(ev, c.js[i].Seq, c.js[i].UID)
 						p.applied = c.js[i].Seq
 					}
 				} else {
@@ -596,15 +596,14 @@ func (p *Pipeline) journalEvent(ev *decode.Event) podtrace.JournalEvent {
 	return podtrace.JournalEvent{Cluster: p.cfg.Cluster, Key: ev.Key(), UID: uid, Namespace: ns, Name: name, Time: ev.Time, Body: ev.Raw}
 }
 
-func (p *Pipeline) apply(ev *decode.Event, seq int64) {
+// apply applies ev, journaled at seq naming the pod uid ("" if by name).
+func (p *Pipeline) apply(ev *decode.Event, seq int64, uid string) {
 	switch err := p.machine.ApplySeq(ev, seq); {
 	case err == nil:
 		p.Stats.Applied.Add(1)
-		if len(p.observers) > 0 {
-			if uid, _, _ := lifecycle.Identify(ev); uid != "" {
-				for _, o := range p.observers {
-					o.ObserveAudit(p.machine, ev, uid)
-				}
+		if uid != "" {
+			for _, o := range p.observers {
+				o.ObserveAudit(p.machine, ev, uid)
 			}
 		}
 	case errors.Is(err, lifecycle.ErrNoRule):
