@@ -2,13 +2,10 @@ package ingest_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"path/filepath"
-	"sort"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -16,7 +13,6 @@ import (
 	"github.com/podtrace/podtrace"
 	"github.com/podtrace/podtrace/decode"
 	"github.com/podtrace/podtrace/ingest"
-	"github.com/podtrace/podtrace/lifecycle"
 	"github.com/podtrace/podtrace/sqlite"
 	"github.com/podtrace/podtrace/storetest"
 )
@@ -51,16 +47,6 @@ func (s *crashingStore) AppendEvents(ctx context.Context, evs []podtrace.Journal
 		return nil, errDead
 	}
 	return s.Store.AppendEvents(ctx, evs)
-}
-
-func canon(t *testing.T, rs []podtrace.Record) string {
-	t.Helper()
-	sort.Slice(rs, func(i, j int) bool { return fmt.Sprint(rs[i].Key()) < fmt.Sprint(rs[j].Key()) })
-	b, err := json.MarshalIndent(rs, "", " ")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
 }
 
 // TestRecoverAfterPartialSave: a save split in parts dies after its first
@@ -137,29 +123,5 @@ func TestRecoverAfterPartialSave(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	m := lifecycle.New(lifecycle.DefaultConfig(), nil)
-	for _, ev := range evs {
-		m.Apply(ev)
-	}
-	var want []podtrace.Record
-	for _, pod := range m.Dirty() {
-		want = append(want, pod.Records("c")...)
-	}
-	got, _, err := again.Records(ctx, podtrace.RecordFilter{Cluster: "c", Limit: 10000})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if g, w := canon(t, got), canon(t, want); g != w {
-		t.Fatalf("records after recovery differ from the machine's (%d stored, %d derived):\n%s", len(got), len(want), firstDiff(g, w))
-	}
-}
-
-func firstDiff(a, b string) string {
-	for i := 0; i < len(a) && i < len(b); i++ {
-		if a[i] != b[i] {
-			lo := max(0, i-300)
-			return "stored:\n" + a[lo:min(len(a), i+300)] + "\nderived:\n" + b[lo:min(len(b), i+300)]
-		}
-	}
-	return fmt.Sprintf("lengths %d and %d", len(a), len(b))
+	storetest.CheckRecords(t, again, "c", evs)
 }

@@ -612,24 +612,42 @@ func testPipeline(t *testing.T, st podtrace.Store) {
 			t.Fatal(err)
 		}
 	}
+	CheckRecords(t, st, "pipe", evs)
+}
+
+// CheckRecords fails t unless the cluster's records in st are those the
+// lifecycle machine derives in memory from evs.
+func CheckRecords(t testing.TB, st podtrace.Store, cluster string, evs []*decode.Event) {
+	t.Helper()
 	m := lifecycle.New(lifecycle.DefaultConfig(), nil)
 	for _, ev := range evs {
 		m.Apply(ev)
 	}
 	var want []podtrace.Record
 	for _, p := range m.Dirty() {
-		want = append(want, p.Records("pipe")...)
-	}
-	got, _ := must2(t)(st.Records(ctx, podtrace.RecordFilter{Cluster: "pipe", Limit: 10000}))
-	canon := func(rs []podtrace.Record) []byte {
-		sort.Slice(rs, func(i, j int) bool { return fmt.Sprint(rs[i].Key()) < fmt.Sprint(rs[j].Key()) })
-		b, _ := json.MarshalIndent(rs, "", " ")
-		return b
+		want = append(want, p.Records(cluster)...)
 	}
 	if len(want) == 0 {
-		t.Fatal("the capture gave no records")
+		t.Fatal("the events gave no records")
 	}
-	if g, w := canon(got), canon(want); !bytes.Equal(g, w) {
-		t.Fatalf("stored records differ from the machine's (%d stored, %d derived)", len(got), len(want))
+	got, _, err := st.Records(ctx, podtrace.RecordFilter{Cluster: cluster, Limit: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
 	}
+	canon := func(rs []podtrace.Record) string {
+		sort.Slice(rs, func(i, j int) bool { return fmt.Sprint(rs[i].Key()) < fmt.Sprint(rs[j].Key()) })
+		b, _ := json.MarshalIndent(rs, "", " ")
+		return string(b)
+	}
+	g, w := canon(got), canon(want)
+	if g == w {
+		return
+	}
+	i := 0
+	for i < len(g) && i < len(w) && g[i] == w[i] {
+		i++
+	}
+	lo := max(0, i-300)
+	t.Fatalf("stored records differ from the machine's (%d stored, %d derived); first difference:\nstored:\n%s\nderived:\n%s",
+		len(got), len(want), g[lo:min(len(g), i+300)], w[lo:min(len(w), i+300)])
 }
