@@ -410,12 +410,7 @@ func dialect() sqlstore.Dialect {
 
 // Records implements podtrace.Store.
 func (s *Store) Records(ctx context.Context, f podtrace.RecordFilter) ([]podtrace.Record, string, error) {
-	limit := f.Limit
-	if limit <= 0 {
-		limit = 100
-	}
-	f.Limit = limit + 1
-	q, args, err := sqlstore.RecordQuery(dialect(), "body", f)
+	q, args, limit, err := sqlstore.PageQuery(dialect(), f)
 	if err != nil {
 		return nil, "", err
 	}

@@ -18,6 +18,19 @@ type Dialect struct {
 	Holds func(col, p, word string) (cond string, arg any)
 }
 
+// PageQuery is the query of the record bodies of one page of the records f
+// selects (f.Limit, default 100), one more than the page to see whether
+// another follows, and the page's size: what Records reads with.
+func PageQuery(d Dialect, f podtrace.RecordFilter) (string, []any, int, error) {
+	limit := f.Limit
+	if limit <= 0 {
+		limit = 100
+	}
+	f.Limit = limit + 1
+	q, args, err := RecordQuery(d, "body", f)
+	return q, args, limit, err
+}
+
 // RecordQuery is the query of the given columns of the records f selects,
 // in the order stores list records: newest first, then by key, the order
 // of their page index (records_page).
