@@ -121,6 +121,9 @@ type Joiner struct {
 	byTrace   *index[[16]byte] // trace of a span naming its pod → pod uid
 	byRuntime *index[string]   // sandbox or container id → pod uid
 	held      held
+	// firstObserved is the time of the first audit event observed since
+	// start (unix ns), 0 before it
+	firstObserved int64
 	// recent lists the journal entries applied within HeldFor (event
 	// time), a run per ApplyEntries call: what the indexes and held spans
 	// were learned from, applied again after a restart (Oldest).
@@ -289,7 +292,7 @@ func (j *Joiner) join(m *lifecycle.Machine, items []item) {
 		it := &items[i]
 		switch it.class {
 		case classRequest:
-			if uid, ok := j.auditPod(m, it.ref.AuditID); ok {
+			if uid, ok := j.auditPod(m, it); ok {
 				j.attach(m, uid, it)
 			} else {
 				j.hold(key{byAudit, it.ref.AuditID}, it)
@@ -322,9 +325,17 @@ func (j *Joiner) join(m *lifecycle.Machine, items []item) {
 // was applied (ObserveAudit); or else, when the event was applied before a
 // restart, which empties the index, the pod the journal names; or not
 // known yet.
-func (j *Joiner) auditPod(m *lifecycle.Machine, auditID string) (string, bool) {
+func (j *Joiner) auditPod(m *lifecycle.Machine, it *item) (string, bool) {
+	auditID := it.ref.AuditID
 	if uid, ok := j.byAudit.get(auditID); ok {
 		return uid, true
+	}
+	// every event applied since start was observed: only a request that
+	// began before the first of them (give or take the minute batches of
+	// audit events arrive out of order by) can have its event in the
+	// journal unobserved, so later ones do not ask the store
+	if j.firstObserved != 0 && it.ref.Start > j.firstObserved+int64(time.Minute) {
+		return "", false
 	}
 	uid, err := m.JournaledPod(auditID + "/" + decode.StageResponseComplete)
 	if err != nil {
@@ -342,6 +353,9 @@ func (j *Joiner) auditPod(m *lifecycle.Machine, auditID string) (string, bool) {
 // applied audit event and joins the request spans held for it, so a request
 // joins its pod whichever came first, and whenever the pods are saved.
 func (j *Joiner) ObserveAudit(m *lifecycle.Machine, ev *decode.Event, uid string) {
+	if j.firstObserved == 0 {
+		j.firstObserved = ev.Time.UnixNano()
+	}
 	j.byAudit.put(ev.AuditID, uid)
 	for _, it := range j.held.take(key{byAudit, ev.AuditID}) {
 		j.attach(m, uid, &it)
@@ -430,15 +444,6 @@ func (j *Joiner) expire(now int64) {
 // ids and joins the spans held for them or for the pod, then fills the
 // pod's records' spans and trace ids. On the pipeline goroutine.
 func (j *Joiner) Analyze(p *lifecycle.Pod, recs []podtrace.Record, now time.Time) {
-	j.learnPod(p)
-	j.release(p, key{byPod, p.UID})
-	j.Stats.Held.Store(int64(j.held.n))
-	fill(p, recs)
-}
-
-// learnPod learns the audit ids p's state records (milestones, facts) and
-// joins the spans held for them.
-func (j *Joiner) learnPod(p *lifecycle.Pod) {
 	for _, s := range p.Marks {
 		j.learnAudit(p, s.AuditID)
 	}
@@ -446,6 +451,9 @@ func (j *Joiner) learnPod(p *lifecycle.Pod) {
 		j.learnAudit(p, p.Facts[i].First.AuditID)
 		j.learnAudit(p, p.Facts[i].Last.AuditID)
 	}
+	j.release(p, key{byPod, p.UID})
+	j.Stats.Held.Store(int64(j.held.n))
+	fill(p, recs)
 }
 
 func (j *Joiner) learnAudit(p *lifecycle.Pod, id string) {
