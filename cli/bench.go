@@ -114,8 +114,10 @@ func runBench(ctx context.Context, env Env, args []string) error {
 // benchWebhook serves a fresh SQLite database (synchronous FULL, as
 // podtrace serve runs by default) on a loopback port and posts
 // apiserver-shaped batches to it: 400 events each, copied from the real
-// mixed capture with new pods on every pass, 4 requests in flight, as the
-// apiserver's webhook backend sends them.
+// mixed capture with new pods on every pass. It runs twice, each time on a
+// fresh database: closed-loop with 4 requests in flight, which finds the
+// most podtrace sustains, then open-loop paced at the target rate, which
+// measures the ack latency at that rate from when each batch was due.
 func benchWebhook(ctx context.Context, env Env, dir string, d time.Duration) error {
 	caps, err := demo.WriteCaptures(dir)
 	if err != nil {
@@ -131,26 +133,43 @@ func benchWebhook(ctx context.Context, env Env, dir string, d time.Duration) err
 	if err != nil {
 		return err
 	}
-	batches := g.Batches(0, 64)
-	cfg := server.DefaultConfig()
-	cfg.HTTPAddr = "127.0.0.1:0"
-	cfg.DB = filepath.Join(dir, "webhook.db")
-	cfg.OTLPGRPCAddr, cfg.OTLPHTTPAddr = "", ""
-	srv, err := server.Start(ctx, cfg, logger(env))
+	const target = 50_000
+	closed, err := webhookLoad(ctx, env, filepath.Join(dir, "webhook-closed.db"), g, loadgen.Config{Concurrency: 4, Duration: d, Loop: true})
 	if err != nil {
 		return err
 	}
-	res := loadgen.Run(ctx, loadgen.Config{URL: "http://" + srv.Addr() + "/audit", Concurrency: 4, Duration: d, Loop: true}, batches)
-	if err := srv.Close(); err != nil {
+	fmt.Fprintf(env.Stdout, "webhook into SQLite, closed loop (400-event batches, 4 in flight, %v): %s\n", d, closed)
+	paced, err := webhookLoad(ctx, env, filepath.Join(dir, "webhook-paced.db"), g, loadgen.Config{Rate: target, Duration: d, Loop: true})
+	if err != nil {
 		return err
 	}
+	fmt.Fprintf(env.Stdout, "webhook into SQLite, open loop (400-event batches, %v): %s\n", d, paced)
 	verdict := "met"
-	if res.EventsPerSecond() < 50_000 || res.Percentile(99) >= 100*time.Millisecond {
+	keptUp := paced.Overloaded == 0 && paced.Failed == 0 && paced.EventsPerSecond() >= 0.98*target
+	if closed.EventsPerSecond() < target || !keptUp || paced.Percentile(99) >= 100*time.Millisecond {
 		verdict = "NOT met"
 	}
-	fmt.Fprintf(env.Stdout, "webhook into SQLite (400-event batches, 4 in flight, %v): %s\n", d, res)
-	fmt.Fprintf(env.Stdout, "webhook target (>= 50000 events/s, p99 ack < 100ms): %s\n", verdict)
+	fmt.Fprintf(env.Stdout, "webhook target (sustains >= %d events/s; at that rate p99 ack < 100ms): %s\n", target, verdict)
 	return nil
+}
+
+// webhookLoad serves a fresh database at db and runs the load lcfg
+// against its webhook.
+func webhookLoad(ctx context.Context, env Env, db string, g *loadgen.Generator, lcfg loadgen.Config) (*loadgen.Result, error) {
+	cfg := server.DefaultConfig()
+	cfg.HTTPAddr = "127.0.0.1:0"
+	cfg.DB = db
+	cfg.OTLPGRPCAddr, cfg.OTLPHTTPAddr = "", ""
+	srv, err := server.Start(ctx, cfg, logger(env))
+	if err != nil {
+		return nil, err
+	}
+	lcfg.URL = "http://" + srv.Addr() + "/audit"
+	res := loadgen.Run(ctx, lcfg, g.Batches(0, 64))
+	if err := srv.Close(); err != nil {
+		return nil, err
+	}
+	return res, nil
 }
 
 // timedPass reads the file line by line and times fn over every line

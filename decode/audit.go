@@ -147,12 +147,8 @@ func (d *Decoder) Decode(doc []byte, fn func(ev *Event)) error {
 	err := d.eventFields(&d.sc, &ev, func(sc *Scanner) error {
 		isList = true
 		return sc.Array(func() error {
-			item := sc.Raw()
-			if sc.Err() != nil {
-				return sc.Err()
-			}
-			d.decodeOne(item, fn)
-			return nil
+			d.item(sc, doc, fn)
+			return sc.Err()
 		})
 	}, &isEvent)
 	if err != nil {
@@ -170,19 +166,28 @@ func (d *Decoder) Decode(doc []byte, fn func(ev *Event)) error {
 	return d.finish(&ev, doc, fn)
 }
 
-// decodeOne decodes one EventList item.
-func (d *Decoder) decodeOne(item []byte, fn func(ev *Event)) {
-	var sc Scanner
-	sc.Reset(item)
+// item decodes the EventList item at the scanner's cursor, in one pass.
+// An item that is not a well-formed audit Event is skipped instead (the
+// scanner goes back to its start and jumps over it as a value), and
+// counted: the items beside it are still decoded. Only a list whose
+// structure breaks stops the scanner.
+func (d *Decoder) item(sc *Scanner, doc []byte, fn func(ev *Event)) {
+	sc.Peek() // past whitespace: the item starts at the cursor
+	m := sc.Mark()
+	start := sc.Pos()
+	d.Stats.Events++
 	var ev Event
 	var isEvent bool
-	d.Stats.Events++
-	if err := d.eventFields(&sc, &ev, nil, &isEvent); err != nil {
+	if err := d.eventFields(sc, &ev, nil, &isEvent); err != nil {
+		sc.Rewind(m)
+		if sc.Skip(); sc.Err() != nil {
+			return
+		}
 		d.Stats.Malformed++
 		d.Stats.LastError = err
 		return
 	}
-	if err := d.finish(&ev, item, fn); err != nil {
+	if err := d.finish(&ev, doc[start:sc.Pos()], fn); err != nil {
 		d.Stats.LastError = err
 	}
 }

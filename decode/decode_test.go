@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 
@@ -202,8 +203,20 @@ func FuzzDecode(f *testing.F) {
 			}
 		}
 	}
+	// a pod event the decoder keeps, to put beside the fuzzed input
+	var good []byte
+	var goodKey string
+	for _, l := range lines(f, "../testdata/kwok-only-v1.34.10/audit.log") {
+		var d decode.Decoder
+		d.Decode(l, func(ev *decode.Event) {
+			if good == nil {
+				good, goodKey = l, ev.Key()
+			}
+		})
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		d := decode.Decoder{KeepRaw: true}
+		var single []string
 		d.Decode(b, func(ev *decode.Event) {
 			if ev.AuditID == "" {
 				t.Fatal("event without auditID handed on")
@@ -211,6 +224,32 @@ func FuzzDecode(f *testing.F) {
 			if !json.Valid(ev.Raw) {
 				t.Fatalf("redacted body is not valid JSON: %q", ev.Raw)
 			}
+			single = append(single, ev.Key()+" "+string(ev.Raw))
 		})
+		if !json.Valid(b) {
+			return
+		}
+		// in a well-formed EventList, a bad item never costs its
+		// neighbours, and an item decodes as it does alone
+		list := []byte(`{"kind":"EventList","apiVersion":"audit.k8s.io/v1","items":[`)
+		list = append(append(append(append(append(list, b...), ','), good...), ','), b...)
+		list = append(list, "]}"...)
+		var got []string
+		if err := d.Decode(list, func(ev *decode.Event) { got = append(got, ev.Key()) }); err != nil {
+			t.Fatalf("well-formed list: %v", err)
+		}
+		if !slices.Contains(got, goodKey) {
+			t.Fatalf("the good item beside %q was lost: got %q", b, got)
+		}
+		if len(single) <= 1 && !bytes.Contains(b, []byte(`"items"`)) {
+			want := []string{goodKey}
+			if len(single) == 1 {
+				k, _, _ := strings.Cut(single[0], " ")
+				want = []string{k, goodKey, k}
+			}
+			if !slices.Equal(got, want) {
+				t.Fatalf("items of a list decode as they do alone: got %q, want %q", got, want)
+			}
+		}
 	})
 }

@@ -38,6 +38,16 @@ func (s *Scanner) Reset(b []byte) {
 	s.buf, s.pos, s.depth, s.err = b, 0, 0, nil
 }
 
+// Mark is a position to come back to with Rewind.
+type Mark struct{ pos, depth int }
+
+// Mark returns the current position.
+func (s *Scanner) Mark() Mark { return Mark{s.pos, s.depth} }
+
+// Rewind moves back to m and forgets any error met since: a caller that
+// read a value strictly and failed can skip it instead.
+func (s *Scanner) Rewind(m Mark) { s.pos, s.depth, s.err = m.pos, m.depth, nil }
+
 // Err is the first error met, if any.
 func (s *Scanner) Err() error { return s.err }
 

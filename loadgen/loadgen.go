@@ -170,11 +170,20 @@ type Config struct {
 	// each time renumbered as new pods, until Duration.
 	Duration time.Duration
 	Loop     bool
-	Client   *http.Client
+	// Rate, if set, paces the run open-loop at this many events per
+	// second: batch k is due at start + k×(its events ÷ Rate), sent on time
+	// whatever the answers to earlier ones, and its latency counts from
+	// when it was due, so a server that falls behind sees its latency grow
+	// instead of the client slowing down (no coordinated omission).
+	// Concurrency is then unused: as many requests are in flight as the
+	// server's answers keep open, up to one per batch.
+	Rate   float64
+	Client *http.Client
 }
 
 // Result is what a run measured.
 type Result struct {
+	Rate               float64 // the paced rate asked for, events/s (0: closed loop)
 	Duration           time.Duration
 	Requests, Accepted int64 // all answered requests; 200s
 	Overloaded         int64 // 503s
@@ -201,7 +210,11 @@ func (r *Result) Percentile(p float64) time.Duration {
 }
 
 func (r *Result) String() string {
-	return fmt.Sprintf("%.0f events/s (%.1f MB/s): %d events acknowledged in %v; %d requests, %d accepted, %d overloaded (503), %d failed; ack latency p50 %v p99 %v max %v",
+	paced := ""
+	if r.Rate > 0 {
+		paced = fmt.Sprintf("paced at %.0f events/s: ", r.Rate)
+	}
+	return paced + fmt.Sprintf("%.0f events/s (%.1f MB/s): %d events acknowledged in %v; %d requests, %d accepted, %d overloaded (503), %d failed; ack latency p50 %v p99 %v max %v",
 		r.EventsPerSecond(), float64(r.Bytes)/r.Duration.Seconds()/1e6, r.Events, r.Duration.Round(time.Millisecond), r.Requests, r.Accepted, r.Overloaded, r.Failed,
 		r.Percentile(50).Round(time.Microsecond), r.Percentile(99).Round(time.Microsecond), r.Percentile(100).Round(time.Microsecond))
 }
@@ -211,7 +224,10 @@ func (r *Result) String() string {
 // Duration), or ctx ends. A 503 is counted and its batch not retried.
 func Run(ctx context.Context, cfg Config, batches []Batch) *Result {
 	if cfg.Client == nil {
-		cfg.Client = &http.Client{Timeout: 30 * time.Second}
+		// keep a connection per request in flight, as the apiserver does
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.MaxIdleConnsPerHost = max(cfg.Concurrency, len(batches))
+		cfg.Client = &http.Client{Timeout: 30 * time.Second, Transport: tr}
 	}
 	if cfg.Concurrency <= 0 {
 		cfg.Concurrency = 1
@@ -227,10 +243,35 @@ func Run(ctx context.Context, cfg Config, batches []Batch) *Result {
 			copies = max(copies, c+1)
 		}
 	}
-	res := &Result{}
+	res := &Result{Rate: cfg.Rate}
 	var mu sync.Mutex
-	var wg sync.WaitGroup
+	record := func(b *Batch, i int, round uint32, code int, err error, lat time.Duration) {
+		mu.Lock()
+		defer mu.Unlock()
+		res.Requests++
+		switch {
+		case err == nil && code == http.StatusOK:
+			res.Accepted++
+			res.Events += int64(b.Events)
+			res.Bytes += int64(len(b.Body))
+			res.Latencies = append(res.Latencies, lat)
+			if round == 0 {
+				res.Acked = append(res.Acked, i)
+			}
+		case err == nil && code == http.StatusServiceUnavailable:
+			res.Overloaded++
+		default:
+			res.Failed++
+		}
+	}
 	start := time.Now()
+	if cfg.Rate > 0 {
+		runPaced(ctx, cfg, batches, copies, record)
+		res.Duration = time.Since(start)
+		sort.Ints(res.Acked)
+		return res
+	}
+	var wg sync.WaitGroup
 	for w := range cfg.Concurrency {
 		wg.Add(1)
 		go func() {
@@ -250,23 +291,7 @@ func Run(ctx context.Context, cfg Config, batches []Batch) *Result {
 					if ctx.Err() != nil && err != nil {
 						return // the run ended mid-request: not the server's answer
 					}
-					mu.Lock()
-					res.Requests++
-					switch {
-					case err == nil && code == http.StatusOK:
-						res.Accepted++
-						res.Events += int64(b.Events)
-						res.Bytes += int64(len(b.Body))
-						res.Latencies = append(res.Latencies, lat)
-						if round == 0 {
-							res.Acked = append(res.Acked, i)
-						}
-					case err == nil && code == http.StatusServiceUnavailable:
-						res.Overloaded++
-					default:
-						res.Failed++
-					}
-					mu.Unlock()
+					record(b, i, round, code, err, lat)
 				}
 			}
 		}()
@@ -275,6 +300,55 @@ func Run(ctx context.Context, cfg Config, batches []Batch) *Result {
 	res.Duration = time.Since(start)
 	sort.Ints(res.Acked)
 	return res
+}
+
+// runPaced sends batch after batch on schedule, each from its own
+// goroutine. A batch is sent again (renumbered) only once its previous
+// send is answered; if the server is so slow that none is free, the
+// schedule waits, and the wait counts in the latency of what was due.
+func runPaced(ctx context.Context, cfg Config, batches []Batch, copies uint32, record func(*Batch, int, uint32, int, error, time.Duration)) {
+	if len(batches) == 0 {
+		return
+	}
+	busy := make([]sync.Mutex, len(batches))
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	due := time.Now()
+	for k := 0; ctx.Err() == nil; k++ {
+		i, round := k%len(batches), uint32(k/len(batches))
+		if round > 0 && !cfg.Loop {
+			return
+		}
+		if d := time.Until(due); d > 0 {
+			t := time.NewTimer(d)
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				t.Stop()
+				return
+			}
+		}
+		busy[i].Lock()
+		if ctx.Err() != nil {
+			busy[i].Unlock()
+			return
+		}
+		b := &batches[i]
+		if round > 0 {
+			b.Stamp(round * copies)
+		}
+		wg.Add(1)
+		go func(sent time.Time) {
+			defer wg.Done()
+			defer busy[i].Unlock()
+			code, err := Post(ctx, cfg.Client, cfg.URL, cfg.Token, b.Body)
+			if ctx.Err() != nil && err != nil {
+				return // the run ended mid-request: not the server's answer
+			}
+			record(b, i, round, code, err, time.Since(sent))
+		}(due)
+		due = due.Add(time.Duration(float64(b.Events) / cfg.Rate * float64(time.Second)))
+	}
 }
 
 // Post sends one batch and returns the status.

@@ -1,12 +1,19 @@
 package loadgen_test
 
 import (
+	"context"
 	"encoding/json"
+	"log/slog"
+	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/podtrace/podtrace/decode"
 	"github.com/podtrace/podtrace/lifecycle"
 	"github.com/podtrace/podtrace/loadgen"
+	"github.com/podtrace/podtrace/server"
+	"github.com/podtrace/podtrace/sqlite"
 )
 
 const capture = "../testdata/mixed-kwok-hollowkubelet-v1.34.10/audit.log"
@@ -86,5 +93,55 @@ func BenchmarkBatches(b *testing.B) {
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
 		bs[0].Stamp(uint32(i))
+	}
+}
+
+// TestPaced: an open-loop run sends every batch once, on schedule (never
+// before it is due), and a real podtrace acknowledges and journals each.
+func TestPaced(t *testing.T) {
+	g, err := loadgen.FromAuditLog(capture)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.BatchEvents = 100
+	batches := g.Batches(0, 12)
+	cfg := server.DefaultConfig()
+	cfg.HTTPAddr = "127.0.0.1:0"
+	cfg.DB = filepath.Join(t.TempDir(), "podtrace.db")
+	cfg.OTLPGRPCAddr, cfg.OTLPHTTPAddr = "", ""
+	srv, err := server.Start(context.Background(), cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const rate = 4000 // events/s: a batch of 100 due every 25 ms
+	res := loadgen.Run(context.Background(), loadgen.Config{URL: "http://" + srv.Addr() + "/audit", Rate: rate}, batches)
+	if err := srv.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if res.Requests != int64(len(batches)) || res.Accepted != res.Requests || len(res.Acked) != len(batches) {
+		t.Fatalf("%d requests, %d accepted, %d acked batches; want %d of each", res.Requests, res.Accepted, len(res.Acked), len(batches))
+	}
+	if first := time.Duration(len(batches)-1) * 25 * time.Millisecond; res.Duration < first {
+		t.Errorf("the last batch was due after %v, but the run took %v: sent early", first, res.Duration)
+	}
+	if len(res.Latencies) != len(batches) || !strings.HasPrefix(res.String(), "paced at 4000 events/s") {
+		t.Errorf("result %s", res)
+	}
+	st, err := sqlite.Open(context.Background(), cfg.DB, sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	evs, err := st.EventsAfter(context.Background(), cfg.Cluster, 0, 1_000_000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := map[string]bool{}
+	var d decode.Decoder
+	for _, b := range batches {
+		d.Decode(b.Body, func(ev *decode.Event) { keys[ev.Key()] = true })
+	}
+	if len(evs) != len(keys) {
+		t.Errorf("journal holds %d events, the batches have %d podtrace keeps", len(evs), len(keys))
 	}
 }

@@ -37,7 +37,8 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	capture := fs.String("capture", "testdata/mixed-kwok-hollowkubelet-v1.34.10/audit.log", "audit.log of a real capture to copy")
 	pool := fs.Int("batches", 64, "distinct batches kept in memory (renumbered as new pods on every pass)")
 	size := fs.Int("batch-events", 400, "events per batch (the apiserver's --audit-webhook-batch-max-size)")
-	conc := fs.Int("concurrency", 4, "requests in flight")
+	conc := fs.Int("concurrency", 4, "requests in flight (closed loop)")
+	rate := fs.Float64("rate", 0, "pace open-loop at this many events/s, latency counted from when each batch was due (0: closed loop)")
 	dur := fs.Duration("duration", 30*time.Second, "how long to post")
 	tokenFile := fs.String("token-file", "", "file holding the webhook's bearer token")
 	if err := fs.Parse(args); err != nil {
@@ -63,9 +64,13 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	for _, b := range batches {
 		bytes += len(b.Body)
 	}
-	fmt.Fprintf(out, "posting %d-event batches (%.2f MB each on average) from %s, %d in flight, for %v\n",
-		*size, float64(bytes)/float64(len(batches))/1e6, *capture, *conc, *dur)
-	res := loadgen.Run(ctx, loadgen.Config{URL: *url, Token: token, Concurrency: *conc, Duration: *dur, Loop: true}, batches)
+	how := fmt.Sprintf("%d in flight", *conc)
+	if *rate > 0 {
+		how = fmt.Sprintf("paced at %.0f events/s", *rate)
+	}
+	fmt.Fprintf(out, "posting %d-event batches (%.2f MB each on average) from %s, %s, for %v\n",
+		*size, float64(bytes)/float64(len(batches))/1e6, *capture, how, *dur)
+	res := loadgen.Run(ctx, loadgen.Config{URL: *url, Token: token, Concurrency: *conc, Rate: *rate, Duration: *dur, Loop: true}, batches)
 	fmt.Fprintln(out, res)
 	if res.Accepted == 0 {
 		return errors.New("no batch was accepted")
