@@ -88,7 +88,7 @@ func runBench(ctx context.Context, env Env, args []string) error {
 		}
 	}
 	cpu0 := cpuTime()
-	sum, err := replayFiles(ctx, env, filepath.Join(dir, "bench.db"), "bench", []string{logPath}, false)
+	sum, err := replayFiles(ctx, env, filepath.Join(dir, "bench.db"), []string{logPath}, replayOptions{Cluster: "bench"})
 	cpu := cpuTime() - cpu0
 	if *cpuprofile != "" {
 		pprof.StopCPUProfile()

@@ -10,6 +10,7 @@ import (
 	"github.com/podtrace/podtrace/auditfile"
 	"github.com/podtrace/podtrace/correlate"
 	"github.com/podtrace/podtrace/ingest"
+	"github.com/podtrace/podtrace/lifecycle"
 	"github.com/podtrace/podtrace/otlp"
 )
 
@@ -20,6 +21,9 @@ type replaySummary struct {
 	Elapsed                                                time.Duration
 	// Spans from OTLP/JSON files, and how many joined a pod.
 	Spans, SpansJoined int64
+	// Events stamped too far ahead to move the event clock alone
+	// (--max-clock-step).
+	ClockAhead int64
 }
 
 func (s replaySummary) String() string {
@@ -29,6 +33,9 @@ func (s replaySummary) String() string {
 	if s.Spans > 0 {
 		out += fmt.Sprintf(", %d spans (%d joined to pods)", s.Spans, s.SpansJoined)
 	}
+	if s.ClockAhead > 0 {
+		out += fmt.Sprintf(", %d events stamped too far ahead to move the event clock alone (--max-clock-step)", s.ClockAhead)
+	}
 	return out
 }
 
@@ -37,6 +44,7 @@ func runReplay(ctx context.Context, env Env, args []string) error {
 	where := storeFlag(fs)
 	cluster := fs.String("cluster", "default", "name of the cluster the files come from")
 	quiet := fs.Bool("q", false, "no progress bar")
+	clockStep := fs.Duration("max-clock-step", lifecycle.DefaultConfig().MaxClockStep, "how far one audit event alone may move the event clock ahead (further: only once another confirms it)")
 	files, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -45,7 +53,10 @@ func runReplay(ctx context.Context, env Env, args []string) error {
 		fmt.Fprintln(env.Stderr, "usage: podtrace replay [--db PATH | --postgres-dsn URL] [--cluster NAME] FILE... (audit logs; OTLP/JSON trace files too)")
 		return errUsage
 	}
-	sum, err := replayFiles(ctx, env, where(), *cluster, files, env.IsTerminal && !*quiet)
+	if *clockStep <= 0 {
+		return fmt.Errorf("--max-clock-step %v: must be positive", *clockStep)
+	}
+	sum, err := replayFiles(ctx, env, where(), files, replayOptions{Cluster: *cluster, ClockStep: *clockStep, Bar: env.IsTerminal && !*quiet})
 	if err != nil {
 		return err
 	}
@@ -53,10 +64,19 @@ func runReplay(ctx context.Context, env Env, args []string) error {
 	return nil
 }
 
+// replayOptions say how to replay: into which cluster, with what bound on
+// the event clock's steps (0: the default), with a progress bar or not.
+type replayOptions struct {
+	Cluster   string
+	ClockStep time.Duration
+	Bar       bool
+}
+
 // replayFiles ingests files into the store at db (a SQLite file or a
 // postgres:// URL) through the same pipeline the server uses, and reports
 // what it did.
-func replayFiles(ctx context.Context, env Env, db, cluster string, files []string, bar bool) (replaySummary, error) {
+func replayFiles(ctx context.Context, env Env, db string, files []string, opt replayOptions) (replaySummary, error) {
+	cluster, bar := opt.Cluster, opt.Bar
 	start := time.Now()
 	st, err := openStore(ctx, db, "NORMAL")
 	if err != nil {
@@ -66,6 +86,9 @@ func replayFiles(ctx context.Context, env Env, db, cluster string, files []strin
 	cfg := ingest.DefaultConfig()
 	cfg.Cluster = cluster
 	cfg.FlushInterval = 2 * time.Second
+	if opt.ClockStep > 0 {
+		cfg.Lifecycle.MaxClockStep = opt.ClockStep
+	}
 	as, err := analyzers()
 	if err != nil {
 		return replaySummary{}, err
@@ -122,7 +145,7 @@ func replayFiles(ctx context.Context, env Env, db, cluster string, files []strin
 		Events: ds.Events, Relevant: ds.Relevant, Malformed: ds.Malformed + r.Stats.TooLong,
 		Duplicates: p.Stats.Duplicates.Load(), Pods: p.Stats.Pods.Load(), Records: p.Stats.Records.Load(),
 		Bytes: ds.Bytes + spans.Bytes, Elapsed: time.Since(start),
-		Spans: decoded, SpansJoined: joiner.Stats.Joined.Load(),
+		Spans: decoded, SpansJoined: joiner.Stats.Joined.Load(), ClockAhead: p.Stats.ClockAhead.Load(),
 	}
 	sum.Malformed += spans.Malformed
 	if spans.LastError != nil {

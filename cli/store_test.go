@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -73,5 +74,45 @@ func TestStoreFlagErrors(t *testing.T) {
 	_, errOut, code = runCLI(t, "explain", "demo/x")
 	if code != 1 || strings.Contains(errOut, "hunter2") {
 		t.Fatalf("PODTRACE_POSTGRES_DSN unreachable: %d %s", code, errOut)
+	}
+}
+
+// TestReplayClockStep: replay's --max-clock-step bounds how far one event
+// alone moves the event clock: a pod event stamped a day after the rest is
+// counted as ahead under the default bound, and is not under a bound of
+// two days; a bound that is not positive is refused.
+func TestReplayClockStep(t *testing.T) {
+	b, err := os.ReadFile(capture)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var late []byte
+	for _, l := range bytes.Split(b, []byte("\n")) {
+		if bytes.Contains(l, []byte(`"resource":"pods"`)) && bytes.Contains(l, []byte(`"subresource":"status"`)) && bytes.Contains(l, []byte(`"stageTimestamp":"2026-11-21T`)) {
+			late = bytes.ReplaceAll(l, []byte(`"2026-11-21T`), []byte(`"2026-11-22T`))
+			late = bytes.Replace(late, []byte(`"auditID":"`), []byte(`"auditID":"late-`), 1)
+			break
+		}
+	}
+	if late == nil {
+		t.Fatal("no pod status event in the capture")
+	}
+	path := filepath.Join(t.TempDir(), "audit.log")
+	if err := os.WriteFile(path, append(append(bytes.TrimRight(b, "\n"), '\n'), late...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	const ahead = "1 events stamped too far ahead"
+	for _, c := range []struct {
+		flags []string
+		ahead bool
+	}{{nil, true}, {[]string{"--max-clock-step", "48h"}, false}} {
+		args := append([]string{"replay", "-q", "--db", filepath.Join(t.TempDir(), "r.db")}, c.flags...)
+		out, errOut, code := runCLI(t, append(args, path)...)
+		if code != 0 || strings.Contains(out, ahead) != c.ahead {
+			t.Errorf("replay %v: %d %q %s; want ahead counted: %v", c.flags, code, out, errOut, c.ahead)
+		}
+	}
+	if _, errOut, code := runCLI(t, "replay", "-q", "--max-clock-step", "0s", "--db", filepath.Join(t.TempDir(), "r.db"), path); code == 0 || !strings.Contains(errOut, "must be positive") {
+		t.Errorf("--max-clock-step 0s: %d %s", code, errOut)
 	}
 }
