@@ -175,18 +175,19 @@ func (d *Decoder) item(sc *Scanner, doc []byte, fn func(ev *Event)) {
 	sc.Peek() // past whitespace: the item starts at the cursor
 	m := sc.Mark()
 	start := sc.Pos()
-	d.Stats.Events++
 	var ev Event
 	var isEvent bool
 	if err := d.eventFields(sc, &ev, nil, &isEvent); err != nil {
 		sc.Rewind(m)
 		if sc.Skip(); sc.Err() != nil {
-			return
+			return // not an item: the list itself is broken
 		}
+		d.Stats.Events++
 		d.Stats.Malformed++
 		d.Stats.LastError = err
 		return
 	}
+	d.Stats.Events++
 	if err := d.finish(&ev, doc[start:sc.Pos()], fn); err != nil {
 		d.Stats.LastError = err
 	}
