@@ -137,6 +137,9 @@ type Stats struct {
 	Errors     atomic.Int64 // store errors
 	ClockAhead atomic.Int64 // events too far ahead to move the event clock alone (lifecycle.Config.MaxClockStep)
 	Clock      atomic.Int64 // the event clock at the last save, unix ns
+	// audit events held for a pod not known yet (lifecycle.Machine), at
+	// the last save: waiting, and dropped at the bound or after IdleAfter
+	Held, HeldDropped, HeldExpired atomic.Int64
 }
 
 type submission struct {
@@ -473,18 +476,25 @@ func (p *Pipeline) catchUp(ctx context.Context) (int, error) {
 	return n, err
 }
 
-// reapplyHeld applies again, after a restart, the entries from the oldest
-// one a handler kept only in memory up to the applied position (what comes
-// after it, catchUp applies).
+// reapplyHeld applies again, after a restart, the journal from the oldest
+// entry a handler or the lifecycle machine kept only in memory (spans and
+// audit events waiting for their pod) up to the applied position (what
+// comes after it, catchUp applies). What the saved pods already have is
+// skipped (lifecycle.Machine.ApplySeq; handlers are idempotent); what was
+// waiting waits again.
 func (p *Pipeline) reapplyHeld(ctx context.Context) error {
 	from, err := p.store.Offset(ctx, p.heldProgress())
-	if err != nil || from <= 0 || len(p.handlers) == 0 {
+	if err != nil || from <= 0 {
 		return err
 	}
+	var d decode.Decoder
 	var run entryRun
 	return p.readJournal(ctx, from-1, p.applied, func(je podtrace.JournalEvent) {
 		if kind := p.entryKind(je.Key); kind != "" {
 			run.add(p, kind, je)
+		} else {
+			run.flush(p)
+			d.Decode(je.Body, func(ev *decode.Event) { p.apply(ev, je.Seq, je.UID) })
 		}
 	}, run.flush)
 }
@@ -680,9 +690,7 @@ func (p *Pipeline) save(ctx context.Context) error {
 		}
 		if !c.Partial {
 			c.Offsets = p.offsets
-			if len(p.handlers) > 0 {
-				c.Offsets[p.heldProgress()] = p.oldestHeld()
-			}
+			c.Offsets[p.heldProgress()] = p.oldestHeld()
 		}
 		if err := p.store.Save(ctx, c); err != nil {
 			p.machine.MarkDirty(pods)
@@ -706,14 +714,17 @@ func (p *Pipeline) save(ctx context.Context) error {
 	p.Stats.OpenPods.Store(int64(p.machine.Len()))
 	p.Stats.Pods.Store(p.machine.Stats.Pods)
 	p.Stats.ClockAhead.Store(p.machine.Stats.ClockAhead)
+	p.Stats.Held.Store(p.machine.Stats.Waiting)
+	p.Stats.HeldDropped.Store(p.machine.Stats.DroppedWaiting)
+	p.Stats.HeldExpired.Store(p.machine.Stats.ExpiredWaiting)
 	p.Stats.Clock.Store(now.UnixNano())
 	return nil
 }
 
-// oldestHeld is the seq of the oldest entry any handler keeps only in
-// memory, 0 if none.
+// oldestHeld is the seq of the oldest journal entry any handler, or the
+// lifecycle machine, keeps only in memory, 0 if none.
 func (p *Pipeline) oldestHeld() int64 {
-	var oldest int64
+	oldest := p.machine.OldestHeld()
 	for _, h := range p.handlers {
 		if o := h.Oldest(); o > 0 && (oldest == 0 || o < oldest) {
 			oldest = o

@@ -13,6 +13,7 @@ import (
 	"github.com/podtrace/podtrace"
 	"github.com/podtrace/podtrace/decode"
 	"github.com/podtrace/podtrace/ingest"
+	"github.com/podtrace/podtrace/lifecycle"
 	"github.com/podtrace/podtrace/sqlite"
 	"github.com/podtrace/podtrace/storetest"
 )
@@ -124,4 +125,55 @@ func TestRecoverAfterPartialSave(t *testing.T) {
 	}
 
 	storetest.CheckRecords(t, again, "c", evs)
+}
+
+// TestHeldAcrossRestart: an event that names its pod only by name (an
+// eviction) arrives before the pod does, so the machine holds it; podtrace
+// restarts before the pod's events come. The held event is journaled and
+// acknowledged: after the restart it must still be applied when its pod
+// appears, as if there had been no restart.
+func TestHeldAcrossRestart(t *testing.T) {
+	ctx := context.Background()
+	evs := storetest.CaptureEvents(t)
+	var early *decode.Event
+	var rest []*decode.Event
+	for _, ev := range evs {
+		if uid, _, _ := lifecycle.Identify(ev); uid == "" && ev.Ref.Subresource == "eviction" && early == nil {
+			early = ev
+			continue
+		}
+		rest = append(rest, ev)
+	}
+	if early == nil {
+		t.Fatal("no eviction in the capture")
+	}
+	path := filepath.Join(t.TempDir(), "p.db")
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	cfg := ingest.DefaultConfig()
+	cfg.Cluster = "c"
+	st, err := sqlite.Open(ctx, path, sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	for _, batch := range [][]*decode.Event{{early}, rest} {
+		p := ingest.New(cfg, st, nil, nil, log)
+		if err := p.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		done, err := p.Enqueue(ctx, ingest.Batch{Events: batch}, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		if err := p.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if len(batch) == 1 && p.Stats.Applied.Load() != 1 {
+			t.Fatalf("the eviction was not held: %d applied", p.Stats.Applied.Load())
+		}
+	}
+	storetest.CheckRecords(t, st, "c", append([]*decode.Event{early}, rest...))
 }

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"sort"
 	"testing"
+	"time"
 
 	"github.com/podtrace/podtrace"
 	"github.com/podtrace/podtrace/decode"
@@ -296,4 +297,46 @@ func countApplied(t *testing.T, evs []*decode.Event) int64 {
 		m.Apply(ev)
 	}
 	return m.Stats.Applied
+}
+
+// TestHeldExpire: an event held for a pod that never appears (one created
+// before podtrace started) is dropped and counted once the event clock is
+// IdleAfter past it, so such events cannot fill the bound for the ones
+// whose pod is merely late; until then OldestHeld names its journal seq.
+func TestHeldExpire(t *testing.T) {
+	evs := readEvents(t, "../testdata/kwok-only-v1.34.10/audit.log")
+	var orphan *decode.Event
+	for _, ev := range evs {
+		if uid, _, _ := lifecycle.Identify(ev); uid == "" && ev.Ref.Subresource == "eviction" {
+			cp := *ev
+			cp.Ref.Name, cp.Time = "never-seen", evs[0].Time
+			orphan = &cp
+		}
+	}
+	if orphan == nil {
+		t.Fatal("no eviction in the capture")
+	}
+	if span := evs[len(evs)-1].Time.Sub(evs[0].Time); span < 45*time.Second {
+		t.Fatalf("the capture spans %v: too short to expire anything", span)
+	}
+	cfg := lifecycle.DefaultConfig()
+	cfg.IdleAfter = 30 * time.Second
+	m := lifecycle.New(cfg, nil)
+	if err := m.ApplySeq(orphan, 5); err != nil {
+		t.Fatal(err)
+	}
+	if m.Stats.Waiting != 1 || m.OldestHeld() != 5 {
+		t.Fatalf("orphan not held: waiting %d, oldest held %d", m.Stats.Waiting, m.OldestHeld())
+	}
+	m.Evict()
+	if m.Stats.Waiting != 1 || m.Stats.ExpiredWaiting != 0 {
+		t.Fatalf("expired before the clock moved: waiting %d, expired %d", m.Stats.Waiting, m.Stats.ExpiredWaiting)
+	}
+	for i, ev := range evs {
+		m.ApplySeq(ev, int64(10+i))
+	}
+	m.Evict()
+	if m.Stats.Waiting != 0 || m.Stats.ExpiredWaiting != 1 || m.OldestHeld() != 0 {
+		t.Fatalf("after the clock moved on: waiting %d, expired %d, oldest held %d", m.Stats.Waiting, m.Stats.ExpiredWaiting, m.OldestHeld())
+	}
 }

@@ -34,6 +34,8 @@ type Config struct {
 	// without news before Evict drops it; it is restored on its next event.
 	IdleAfter time.Duration
 	// MaxWaiting bounds events held for a namespace/name not yet known.
+	// A held event whose pod does not appear within IdleAfter (in event
+	// time: a pod podtrace never saw created) is dropped by Evict.
 	MaxWaiting int
 	// MaxClockStep bounds how far one event alone may move the clock (Now)
 	// ahead. An event stamped further ahead is applied to its pod all the
@@ -60,6 +62,7 @@ type Stats struct {
 	NoRule         int64 // events no rule matches
 	Waiting        int64 // events held for a pod not yet known (now)
 	DroppedWaiting int64 // held events dropped at the bound
+	ExpiredWaiting int64 // held events dropped after IdleAfter without their pod
 	Restored       int64 // pods loaded back from the store
 	Evicted        int64 // pods dropped from memory
 	Reapplied      int64 // events skipped: already in the pod's saved state
@@ -75,7 +78,7 @@ type Machine struct {
 	load    Loader
 	pods    map[string]*Pod
 	names   map[string][]Incarnation
-	waiting map[string][]*decode.Event
+	waiting map[string][]held
 	dirty   map[string]*Pod
 	now     int64   // the event clock: the machine's only one (see tick)
 	ahead   []int64 // times more than MaxClockStep past now, not yet confirmed
@@ -88,7 +91,7 @@ func New(cfg Config, load Loader) *Machine {
 	m := &Machine{
 		cfg: cfg, tables: t, load: load, rules: make(map[string]*rule),
 		pods: make(map[string]*Pod), names: make(map[string][]Incarnation),
-		waiting: make(map[string][]*decode.Event), dirty: make(map[string]*Pod),
+		waiting: make(map[string][]held), dirty: make(map[string]*Pod),
 	}
 	for i := range t.extract {
 		r := &t.extract[i]
@@ -219,7 +222,7 @@ func (m *Machine) apply(r *rule, ev *decode.Event, seq int64) error {
 			return err
 		}
 		if uid == "" {
-			m.hold(ns+"/"+name, ev)
+			m.hold(ns+"/"+name, ev, seq)
 			return nil
 		}
 	}
@@ -311,15 +314,37 @@ func (m *Machine) attribute(ns, name string, t int64) (string, error) {
 	return best, nil
 }
 
-func (m *Machine) hold(key string, ev *decode.Event) {
+// held is an event waiting for its pod, with its journal seq (0 if none).
+type held struct {
+	ev  *decode.Event
+	seq int64
+}
+
+func (m *Machine) hold(key string, ev *decode.Event, seq int64) {
 	if m.Stats.Waiting >= int64(m.cfg.MaxWaiting) {
 		m.Stats.DroppedWaiting++
 		return
 	}
 	cp := *ev
 	cp.Patch = append([]byte(nil), ev.Patch...)
-	m.waiting[key] = append(m.waiting[key], &cp)
+	m.waiting[key] = append(m.waiting[key], held{&cp, seq})
 	m.Stats.Waiting++
+}
+
+// OldestHeld is the journal seq of the oldest event held for a pod not
+// known yet, 0 if none: the events are only in memory, so after a restart
+// the journal from there on is applied again (ApplySeq skips what the
+// saved pods already have, and holds the rest again).
+func (m *Machine) OldestHeld() int64 {
+	var oldest int64
+	for _, hs := range m.waiting {
+		for _, h := range hs {
+			if h.seq > 0 && (oldest == 0 || h.seq < oldest) {
+				oldest = h.seq
+			}
+		}
+	}
+	return oldest
 }
 
 func (m *Machine) release(key string) {
@@ -329,8 +354,8 @@ func (m *Machine) release(key string) {
 	}
 	delete(m.waiting, key)
 	m.Stats.Waiting -= int64(len(held))
-	for _, ev := range held {
-		m.apply(m.rule(ev), ev, 0) // cannot be held again: the name is now known
+	for _, h := range held {
+		m.apply(m.rule(h.ev), h.ev, 0) // cannot be held again: the name is now known
 	}
 }
 
@@ -388,6 +413,8 @@ func (m *Machine) Dirty() []*Pod {
 // Evict drops from memory the pods that are finished (gone) or idle longer
 // than IdleAfter in event time. The caller must have stored them (every
 // pod returned by Dirty) first; evicted pods are restored through the Loader.
+// It also drops the events held longer than IdleAfter for a pod that never
+// appeared (Stats.ExpiredWaiting).
 func (m *Machine) Evict() int {
 	n := 0
 	idle := m.now - int64(m.cfg.IdleAfter)
@@ -402,6 +429,24 @@ func (m *Machine) Evict() int {
 		}
 	}
 	m.Stats.Evicted += int64(n)
+	for key, hs := range m.waiting {
+		kept := hs[:0]
+		for _, h := range hs {
+			if h.ev.Time.UnixNano() >= idle {
+				kept = append(kept, h)
+			}
+		}
+		if expired := len(hs) - len(kept); expired > 0 {
+			m.Stats.ExpiredWaiting += int64(expired)
+			m.Stats.Waiting -= int64(expired)
+			clear(hs[len(kept):])
+		}
+		if len(kept) == 0 {
+			delete(m.waiting, key)
+		} else {
+			m.waiting[key] = kept
+		}
+	}
 	return n
 }
 

@@ -232,3 +232,37 @@ func TestFarFutureEvent(t *testing.T) {
 		t.Fatalf("a far-future event changed the records:\n%.3000s", got)
 	}
 }
+
+// TestHeldMetrics: a delete that names a pod podtrace never saw is held for
+// it (podtrace_held_events); once the event clock is idle_after past it, it
+// is dropped and counted as expired.
+func TestHeldMetrics(t *testing.T) {
+	s, _ := start(t, nil)
+	base := "http://" + s.Addr()
+	wait := func(want map[string]float64) {
+		t.Helper()
+		var got map[string]float64
+		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+			got = scrape(t, base)
+			ok := true
+			for k, v := range want {
+				ok = ok && got[k] == v
+			}
+			if ok {
+				return
+			}
+		}
+		t.Fatalf("metrics never reached %v: %v held, %v dropped (bound), %v expired", want,
+			got["podtrace_held_events"], got[`podtrace_held_events_dropped_total{reason="bound"}`], got[`podtrace_held_events_dropped_total{reason="expired"}`])
+	}
+	const expired = `podtrace_held_events_dropped_total{reason="expired"}`
+	if code, msg := post(t, base+"/audit", eventList(auditEvent("held-1", "ResponseComplete", "2026-11-21T20:00:00Z")), nil); code != 200 {
+		t.Fatalf("%d %s", code, msg)
+	}
+	wait(map[string]float64{"podtrace_held_events": 1, expired: 0})
+	// two events 11 minutes later (a second one confirms the clock's step)
+	if code, msg := post(t, base+"/audit", eventList(auditEvent("held-2", "ResponseComplete", "2026-11-21T20:11:00Z"), auditEvent("held-3", "ResponseComplete", "2026-11-21T20:11:01Z")), nil); code != 200 {
+		t.Fatalf("%d %s", code, msg)
+	}
+	wait(map[string]float64{"podtrace_held_events": 2, expired: 1})
+}

@@ -15,7 +15,7 @@ type collector struct {
 	p *ingest.Pipeline
 	w *webhook.Handler
 
-	events, rejected, requests, bytes, pipeline, queued, openPods, clockAhead, clock *prometheus.Desc
+	events, rejected, requests, bytes, pipeline, queued, openPods, clockAhead, clock, held, heldDropped *prometheus.Desc
 }
 
 func newCollector(p *ingest.Pipeline, w *webhook.Handler) *collector {
@@ -31,11 +31,14 @@ func newCollector(p *ingest.Pipeline, w *webhook.Handler) *collector {
 		clockAhead: prometheus.NewDesc("podtrace_event_clock_ahead_events_total",
 			"Audit events stamped more than max_clock_step ahead of the event clock: applied to their pod, but moving the clock only once another event confirms their time.", nil, nil),
 		clock: prometheus.NewDesc("podtrace_event_clock_seconds", "The event clock (latest confirmed audit event time) at the last save, unix seconds.", nil, nil),
+		held:  prometheus.NewDesc("podtrace_held_events", "Audit events that name their pod only by name, held until a pod of that name is known, at the last save.", nil, nil),
+		heldDropped: prometheus.NewDesc("podtrace_held_events_dropped_total",
+			"Held audit events dropped, by reason: bound (10,000 held already) or expired (no pod of that name within idle_after of event time: one podtrace never saw created).", []string{"reason"}, nil),
 	}
 }
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.events, c.rejected, c.requests, c.bytes, c.pipeline, c.queued, c.openPods, c.clockAhead, c.clock} {
+	for _, d := range []*prometheus.Desc{c.events, c.rejected, c.requests, c.bytes, c.pipeline, c.queued, c.openPods, c.clockAhead, c.clock, c.held, c.heldDropped} {
 		ch <- d
 	}
 }
@@ -71,6 +74,9 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	emit(c.queued, prometheus.GaugeValue, ps.Queued.Load())
 	emit(c.openPods, prometheus.GaugeValue, ps.OpenPods.Load())
 	counter(c.clockAhead, ps.ClockAhead.Load())
+	emit(c.held, prometheus.GaugeValue, ps.Held.Load())
+	counter(c.heldDropped, ps.HeldDropped.Load(), "bound")
+	counter(c.heldDropped, ps.HeldExpired.Load(), "expired")
 	if n := ps.Clock.Load(); n > 0 {
 		if m, err := prometheus.NewConstMetric(c.clock, prometheus.GaugeValue, float64(n)/1e9); err == nil {
 			ch <- m
