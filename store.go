@@ -51,6 +51,14 @@ type Commit struct {
 	// Offsets are source positions to resume from (e.g. a followed audit
 	// file), keyed by source name.
 	Offsets map[string]int64
+	// Held is the journal seq of the oldest entry applied but kept only in
+	// memory (events and spans waiting for their pod), 0 if none: after a
+	// restart the journal is applied again from there. Stores save it as
+	// the offset "held/<Cluster>", and only from the commit whose Applied
+	// is the highest saved: replicas applying a shared journal save at
+	// different positions, and one behind must not hide what the one
+	// furthest on holds.
+	Held int64
 	// Partial means more of the same save follows in later commits: the
 	// store saves Pods and Records (at position Applied) but leaves the
 	// applied position and the offsets alone, so that a crash between the

@@ -101,7 +101,7 @@ func TestReplayClockStep(t *testing.T) {
 	if err := os.WriteFile(path, append(append(bytes.TrimRight(b, "\n"), '\n'), late...), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	const ahead = "1 events stamped too far ahead"
+	const ahead = ", 1 events stamped too far ahead"
 	for _, c := range []struct {
 		flags []string
 		ahead bool

@@ -338,6 +338,9 @@ func (d *Decoder) eventFields(sc *Scanner, ev *Event, items func(*Scanner) error
 	if items != nil && len(kind) > 0 && string(kind) != "Event" && string(kind) != "EventList" {
 		return fmt.Errorf("kind %q: %w", kind, ErrNotAudit)
 	}
+	if items == nil && len(kind) > 0 && string(kind) != "Event" {
+		return fmt.Errorf("list item of kind %q: %w", kind, ErrNotAudit)
+	}
 	if ev.AuditID == "" || (ev.Ref.Resource != "pods" && ev.Ref.Resource != "events") {
 		return nil
 	}

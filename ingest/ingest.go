@@ -204,8 +204,7 @@ func New(cfg Config, store podtrace.Store, analyzers []Analyzer, onClose func(p 
 	return p
 }
 
-// heldProgress names the saved position of the oldest entry a handler kept
-// only in memory.
+// heldProgress names the offset under which stores save Commit.Held.
 func (p *Pipeline) heldProgress() string { return "held/" + p.cfg.Cluster }
 
 // entryKind is the handled kind of a journal key, or "" for an audit event
@@ -476,12 +475,13 @@ func (p *Pipeline) catchUp(ctx context.Context) (int, error) {
 	return n, err
 }
 
-// reapplyHeld applies again, after a restart, the journal from the oldest
-// entry a handler or the lifecycle machine kept only in memory (spans and
-// audit events waiting for their pod) up to the applied position (what
-// comes after it, catchUp applies). What the saved pods already have is
-// skipped (lifecycle.Machine.ApplySeq; handlers are idempotent); what was
-// waiting waits again.
+// reapplyHeld restores, after a restart, what was applied up to the
+// applied position but kept only in memory, from the journal's oldest such
+// entry (Commit.Held) on (what comes after the position, catchUp applies):
+// handlers' entries are applied again (ApplyEntries is idempotent), and the
+// audit events that name their pod only by name wait again for it unless
+// it is known (lifecycle.Machine.Rehold). Other audit events are in the
+// saved pods already and are not read.
 func (p *Pipeline) reapplyHeld(ctx context.Context) error {
 	from, err := p.store.Offset(ctx, p.heldProgress())
 	if err != nil || from <= 0 {
@@ -489,14 +489,22 @@ func (p *Pipeline) reapplyHeld(ctx context.Context) error {
 	}
 	var d decode.Decoder
 	var run entryRun
-	return p.readJournal(ctx, from-1, p.applied, func(je podtrace.JournalEvent) {
+	var rerr error
+	err = p.readJournal(ctx, from-1, p.applied, func(je podtrace.JournalEvent) {
 		if kind := p.entryKind(je.Key); kind != "" {
 			run.add(p, kind, je)
-		} else {
-			run.flush(p)
-			d.Decode(je.Body, func(ev *decode.Event) { p.apply(ev, je.Seq, je.UID) })
+			return
 		}
+		if je.UID != "" || rerr != nil {
+			return
+		}
+		d.Decode(je.Body, func(ev *decode.Event) {
+			if _, err := p.machine.Rehold(ev, je.Seq); err != nil {
+				rerr = err
+			}
+		})
 	}, run.flush)
+	return errors.Join(err, rerr)
 }
 
 // readJournal calls fn for the cluster's journal events after seq after, up
@@ -690,7 +698,7 @@ func (p *Pipeline) save(ctx context.Context) error {
 		}
 		if !c.Partial {
 			c.Offsets = p.offsets
-			c.Offsets[p.heldProgress()] = p.oldestHeld()
+			c.Held = p.oldestHeld()
 		}
 		if err := p.store.Save(ctx, c); err != nil {
 			p.machine.MarkDirty(pods)

@@ -171,8 +171,8 @@ func TestHeldAcrossRestart(t *testing.T) {
 		if err := p.Close(); err != nil {
 			t.Fatal(err)
 		}
-		if len(batch) == 1 && p.Stats.Applied.Load() != 1 {
-			t.Fatalf("the eviction was not held: %d applied", p.Stats.Applied.Load())
+		if len(batch) == 1 && p.Stats.Held.Load() != 1 {
+			t.Fatalf("the eviction was not held: %d held", p.Stats.Held.Load())
 		}
 	}
 	storetest.CheckRecords(t, st, "c", append([]*decode.Event{early}, rest...))

@@ -328,15 +328,52 @@ func TestHeldExpire(t *testing.T) {
 	if m.Stats.Waiting != 1 || m.OldestHeld() != 5 {
 		t.Fatalf("orphan not held: waiting %d, oldest held %d", m.Stats.Waiting, m.OldestHeld())
 	}
-	m.Evict()
-	if m.Stats.Waiting != 1 || m.Stats.ExpiredWaiting != 0 {
-		t.Fatalf("expired before the clock moved: waiting %d, expired %d", m.Stats.Waiting, m.Stats.ExpiredWaiting)
+	// the clock moves, but not yet IdleAfter past the orphan
+	i := 0
+	for ; i < len(evs) && evs[i].Time.Before(orphan.Time.Add(20*time.Second)); i++ {
+		m.ApplySeq(evs[i], int64(10+i))
 	}
-	for i, ev := range evs {
-		m.ApplySeq(ev, int64(10+i))
+	m.Evict()
+	if !m.Now().After(orphan.Time) || m.Stats.Waiting != 1 || m.Stats.ExpiredWaiting != 0 {
+		t.Fatalf("clock %v (orphan at %v): waiting %d, expired %d; want it still held", m.Now(), orphan.Time, m.Stats.Waiting, m.Stats.ExpiredWaiting)
+	}
+	for ; i < len(evs); i++ {
+		m.ApplySeq(evs[i], int64(10+i))
 	}
 	m.Evict()
 	if m.Stats.Waiting != 0 || m.Stats.ExpiredWaiting != 1 || m.OldestHeld() != 0 {
 		t.Fatalf("after the clock moved on: waiting %d, expired %d, oldest held %d", m.Stats.Waiting, m.Stats.ExpiredWaiting, m.OldestHeld())
+	}
+}
+
+// TestRehold: after a restart the journal's name-only events are held
+// again only if no pod of their name is known (one known got them when it
+// got its name); events that name their pod by uid are never held again.
+func TestRehold(t *testing.T) {
+	evs := readEvents(t, "../testdata/kwok-only-v1.34.10/audit.log")
+	var eviction *decode.Event
+	for _, ev := range evs {
+		if uid, _, _ := lifecycle.Identify(ev); uid == "" && ev.Ref.Subresource == "eviction" {
+			eviction = ev
+		}
+	}
+	if eviction == nil {
+		t.Fatal("no eviction in the capture")
+	}
+	orphan := *eviction
+	orphan.Ref.Name = "never-seen"
+	m := lifecycle.New(lifecycle.DefaultConfig(), nil)
+	apply(t, m, evs) // the eviction's pod is known
+	for _, c := range []struct {
+		ev   *decode.Event
+		held bool
+	}{{eviction, false}, {&orphan, true}, {evs[0], false}} {
+		held, err := m.Rehold(c.ev, 42)
+		if err != nil || held != c.held {
+			t.Errorf("Rehold %s %s/%s: held %v, %v; want %v", c.ev.Verb, c.ev.Ref.Namespace, c.ev.Ref.Name, held, err, c.held)
+		}
+	}
+	if m.Stats.Waiting != 1 || m.OldestHeld() != 42 {
+		t.Errorf("waiting %d, oldest held %d; want the orphan at 42", m.Stats.Waiting, m.OldestHeld())
 	}
 }

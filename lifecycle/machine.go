@@ -331,10 +331,29 @@ func (m *Machine) hold(key string, ev *decode.Event, seq int64) {
 	m.Stats.Waiting++
 }
 
+// Rehold holds again, after a restart, an event journaled at seq that
+// names its pod only by name, if no pod of that name is known: one known
+// got its name after the event was held, and the event was applied to it
+// then (release). It reports whether the event is held.
+func (m *Machine) Rehold(ev *decode.Event, seq int64) (bool, error) {
+	if m.rule(ev) == nil {
+		return false, nil
+	}
+	uid, ns, name := Identify(ev)
+	if uid != "" || name == "" {
+		return false, nil
+	}
+	found, err := m.attribute(ns, name, ev.Time.UnixNano())
+	if err != nil || found != "" {
+		return false, err
+	}
+	m.hold(ns+"/"+name, ev, seq)
+	return true, nil
+}
+
 // OldestHeld is the journal seq of the oldest event held for a pod not
 // known yet, 0 if none: the events are only in memory, so after a restart
-// the journal from there on is applied again (ApplySeq skips what the
-// saved pods already have, and holds the rest again).
+// the pipeline holds them again from the journal (Rehold).
 func (m *Machine) OldestHeld() int64 {
 	var oldest int64
 	for _, hs := range m.waiting {

@@ -227,6 +227,11 @@ func (s *Store) Save(ctx context.Context, c podtrace.Commit) error {
 			return fmt.Errorf("save progress applied/%s: %w", c.Cluster, err)
 		}
 	}
+	if !c.Partial {
+		if err := saveHeld(ctx, tx, c); err != nil {
+			return err
+		}
+	}
 	for name, v := range c.Offsets {
 		if c.Partial {
 			break
@@ -325,6 +330,19 @@ func fillBriefs(ctx context.Context, tx *sql.Tx) error {
 		}
 		last = batch[len(batch)-1].id
 	}
+}
+
+// saveHeld saves c.Held unless a commit further on saved it (Commit.Held).
+func saveHeld(ctx context.Context, tx *sql.Tx, c podtrace.Commit) error {
+	var applied int64
+	err := tx.QueryRowContext(ctx, `SELECT value FROM progress WHERE name = ?`, "applied/"+c.Cluster).Scan(&applied)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("save progress held/%s: %w", c.Cluster, err)
+	}
+	if c.Applied < applied {
+		return nil
+	}
+	return setProgress(ctx, tx, "offset/held/"+c.Cluster, c.Held)
 }
 
 func setProgress(ctx context.Context, tx *sql.Tx, name string, v int64) error {

@@ -260,6 +260,31 @@ func testProgress(t *testing.T, st podtrace.Store) {
 	if _, err := st.LoadPod(ctx, "a", "u-part"); err != nil {
 		t.Errorf("the pod of a partial save: %v", err)
 	}
+
+	// Commit.Held: kept from the commit furthest on, saved as offset
+	// held/<cluster>
+	for _, c := range []struct {
+		applied, held, want int64
+		why                 string
+	}{
+		{30, 25, 25, "saved"},
+		{20, 0, 25, "a replica behind holding nothing must not hide it"},
+		{30, 28, 28, "the same position saves again"},
+		{40, 0, 0, "further on: nothing held"},
+	} {
+		if err := st.Save(ctx, podtrace.Commit{Cluster: "h", Applied: c.applied, Held: c.held}); err != nil {
+			t.Fatal(err)
+		}
+		if n := must[int64](t)(st.Offset(ctx, "held/h")); n != c.want {
+			t.Errorf("held after a save at %d holding %d: %d, want %d (%s)", c.applied, c.held, n, c.want, c.why)
+		}
+	}
+	if err := st.Save(ctx, podtrace.Commit{Cluster: "h", Applied: 50, Held: 45, Partial: true}); err != nil {
+		t.Fatal(err)
+	}
+	if n := must[int64](t)(st.Offset(ctx, "held/h")); n != 0 {
+		t.Errorf("a partial save moved held to %d", n)
+	}
 }
 
 func pod(cluster, uid, ns, name string, created int64, state string) podtrace.PodState {
