@@ -76,13 +76,7 @@ func TestRecoverAfterPartialSave(t *testing.T) {
 	// a first complete save, then more events whose save dies after a part
 	half := len(evs) / 2
 	for i, part := range [][]*decode.Event{evs[:half], evs[half:]} {
-		done, err := p.Enqueue(ctx, ingest.Batch{Events: part}, true)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := <-done; err != nil {
-			t.Fatal(err)
-		}
+		storetest.Journal(t, p, part)
 		if i == 0 {
 			// a restart saves everything at Close; reopen to save at this point
 			if err := p.Close(); err != nil {
@@ -161,13 +155,7 @@ func TestHeldAcrossRestart(t *testing.T) {
 		if err := p.Start(ctx); err != nil {
 			t.Fatal(err)
 		}
-		done, err := p.Enqueue(ctx, ingest.Batch{Events: batch}, true)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := <-done; err != nil {
-			t.Fatal(err)
-		}
+		storetest.Journal(t, p, batch)
 		if err := p.Close(); err != nil {
 			t.Fatal(err)
 		}

@@ -18,6 +18,7 @@ import (
 	"github.com/podtrace/podtrace/ingest"
 	"github.com/podtrace/podtrace/lifecycle"
 	"github.com/podtrace/podtrace/sqlite"
+	"github.com/podtrace/podtrace/storetest"
 )
 
 // TestSilentOpenPodsAge replays real events from the end-to-end suite
@@ -79,13 +80,7 @@ func TestSilentOpenPodsAge(t *testing.T) {
 	}
 	last := len(events) - 1
 	for _, b := range [][]*decode.Event{events[:last], events[last:]} {
-		done, err := p.Enqueue(ctx, ingest.Batch{Events: b}, true)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := <-done; err != nil {
-			t.Fatal(err)
-		}
+		storetest.Journal(t, p, b)
 	}
 	if err := p.Close(); err != nil {
 		t.Fatal(err)

@@ -625,19 +625,26 @@ func testPipeline(t *testing.T, st podtrace.Store) {
 			t.Fatal(err)
 		}
 		for i := 0; i < len(part); i += 100 {
-			done, err := p.Enqueue(ctx, ingest.Batch{Events: part[i:min(i+100, len(part))]}, true)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := <-done; err != nil {
-				t.Fatal(err)
-			}
+			Journal(t, p, part[i:min(i+100, len(part))])
 		}
 		if err := p.Close(); err != nil {
 			t.Fatal(err)
 		}
 	}
 	CheckRecords(t, st, "pipe", evs)
+}
+
+// Journal hands evs to the pipeline as one batch and waits until they are
+// durable (acknowledged).
+func Journal(t testing.TB, p *ingest.Pipeline, evs []*decode.Event) {
+	t.Helper()
+	done, err := p.Enqueue(context.Background(), ingest.Batch{Events: evs}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
 }
 
 // CheckRecords fails t unless the cluster's records in st are those the
