@@ -14,13 +14,7 @@ unit:
 ## fuzz-short: every fuzz target briefly (long runs: FUZZTIME=10m make fuzz-short)
 FUZZTIME ?= 10s
 fuzz-short:
-	@grep -rl --include='*_test.go' '^func Fuzz' . | while read f; do \
-		dir=$$(dirname $$f); \
-		for fn in $$(grep -o '^func Fuzz[A-Za-z0-9_]*' $$f | cut -d' ' -f2); do \
-			echo "fuzz $$dir $$fn ($(FUZZTIME))"; \
-			$(GO) test -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZTIME) $$dir || exit 1; \
-		done; \
-	done
+	scripts/fuzz.sh $(FUZZTIME)
 
 ## test-postgres: the store suite, crash, replica and secrets tests against a throwaway PostgreSQL
 test-postgres:
