@@ -81,3 +81,53 @@ func planNodes(n map[string]any) (indexes []string, sorts int) {
 	}
 	return indexes, sorts
 }
+
+// TestPodEventsQueryPlan: a pod's journal is found through journal_uid,
+// and the events that name no uid through the partial journal_name, on an
+// analysed journal of 20k events of 1000 pods.
+func TestPodEventsQueryPlan(t *testing.T) {
+	ctx := context.Background()
+	st, err := Open(ctx, storetest.PostgresDatabase(t), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	t0 := time.Date(2026, 11, 21, 21, 0, 0, 0, time.UTC)
+	var evs []podtrace.JournalEvent
+	for i := range 20_000 {
+		uid := fmt.Sprintf("u-%04d", i%1000)
+		if i%50 == 0 {
+			uid = "" // named by namespace/name only
+		}
+		evs = append(evs, podtrace.JournalEvent{Cluster: "c", Key: fmt.Sprintf("a-%06d/ResponseComplete", i), UID: uid, Namespace: "ns",
+			Name: fmt.Sprintf("p-%04d", i%1000), Time: t0.Add(time.Duration(i) * time.Millisecond), Body: []byte(`{}`)})
+	}
+	if _, err := st.AppendEvents(ctx, evs); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.pool.Exec(ctx, "ANALYZE journal"); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := st.pool.Query(ctx, "EXPLAIN "+podEventsQuery, "c", "u-0007", "ns", "p-0007", t0.UnixNano())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var plan []string
+	for rows.Next() {
+		var line string
+		if err := rows.Scan(&line); err != nil {
+			t.Fatal(err)
+		}
+		plan = append(plan, strings.TrimSpace(line))
+	}
+	rows.Close()
+	got := strings.Join(plan, "\n")
+	for _, want := range []string{"journal_uid", "journal_name"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("plan does not use %s:\n%s", want, got)
+		}
+	}
+	if strings.Contains(got, "Seq Scan") {
+		t.Errorf("plan scans the journal:\n%s", got)
+	}
+}

@@ -539,6 +539,13 @@ func (s *Store) Briefs(ctx context.Context, f podtrace.RecordFilter, fn func(*po
 	return sqlstore.Briefs[pgtype.DriverBytes](rows, fn)
 }
 
+// podEventsQuery reads a pod's journal: by journal_uid, and by the partial
+// index journal_name for the events that name no uid.
+const podEventsQuery = `SELECT ` + sqlstore.EventColumns + ` FROM journal WHERE cluster = $1 AND uid = $2
+	UNION ALL
+	SELECT ` + sqlstore.EventColumns + ` FROM journal WHERE cluster = $1 AND uid = '' AND namespace = $3 AND name = $4 AND time >= $5
+	ORDER BY time, seq`
+
 // PodEvents implements podtrace.Store.
 func (s *Store) PodEvents(ctx context.Context, cluster, uid string) ([]podtrace.JournalEvent, error) {
 	var ns, name string
@@ -552,9 +559,7 @@ func (s *Store) PodEvents(ctx context.Context, cluster, uid string) ([]podtrace.
 	}
 	// events that named the pod by uid, and those that named it only by
 	// namespace/name (a name may be reused: only within the pod's lifetime)
-	rows, err := s.pool.Query(ctx, `SELECT `+sqlstore.EventColumns+` FROM journal
-		WHERE cluster = $1 AND (uid = $2 OR (uid = '' AND namespace = $3 AND name = $4 AND time >= $5))
-		ORDER BY time, seq`, text(cluster), text(uid), ns, name, created)
+	rows, err := s.pool.Query(ctx, podEventsQuery, text(cluster), text(uid), ns, name, created)
 	if err != nil {
 		return nil, fmt.Errorf("pod events %s: %w", uid, err)
 	}

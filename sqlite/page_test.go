@@ -56,3 +56,37 @@ func TestPageQueryPlan(t *testing.T) {
 		}
 	}
 }
+
+// TestPodEventsQueryPlan: a pod's journal is found through journal_uid,
+// and the events that name no uid through the partial journal_name.
+func TestPodEventsQueryPlan(t *testing.T) {
+	ctx := context.Background()
+	st, err := Open(ctx, filepath.Join(t.TempDir(), "plan.db"), Options{Sync: "OFF"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	rows, err := st.r.QueryContext(ctx, "EXPLAIN QUERY PLAN "+podEventsQuery, "c", "u", "c", "ns", "p", "c", "u")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var plan []string
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		plan = append(plan, detail)
+	}
+	got := strings.Join(plan, "; ")
+	for _, want := range []string{"INDEX journal_uid (cluster=? AND uid=?)", "INDEX journal_name (cluster=? AND namespace=? AND name=?)"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("plan %q: no %q", got, want)
+		}
+	}
+	if strings.Contains(got, "SCAN journal") {
+		t.Errorf("plan %q scans the journal", got)
+	}
+}

@@ -455,6 +455,19 @@ func (s *Store) Briefs(ctx context.Context, f podtrace.RecordFilter, fn func(*po
 	return sqlstore.Briefs[sql.RawBytes](rows, fn)
 }
 
+// podEventsQuery reads a pod's journal: by journal_uid, and by the partial
+// index journal_name for the events that name no uid.
+// (Written as one OR, or as a UNION ALL the planner may merge in order,
+// it walks the cluster's whole journal through journal_time for its order:
+// the two lookups are made first, then sorted, and +time keeps the time
+// bound off the index.)
+const podEventsQuery = `WITH ev AS MATERIALIZED (
+	SELECT ` + sqlstore.EventColumns + ` FROM journal WHERE cluster = ? AND uid = ?
+	UNION ALL
+	SELECT ` + sqlstore.EventColumns + ` FROM journal WHERE cluster = ? AND uid = '' AND namespace = ? AND name = ?
+		AND +time >= (SELECT created FROM pods WHERE cluster = ? AND uid = ?))
+	SELECT ` + sqlstore.EventColumns + ` FROM ev ORDER BY time, seq`
+
 // PodEvents implements podtrace.Store.
 func (s *Store) PodEvents(ctx context.Context, cluster, uid string) ([]podtrace.JournalEvent, error) {
 	var ns, name string
@@ -468,9 +481,7 @@ func (s *Store) PodEvents(ctx context.Context, cluster, uid string) ([]podtrace.
 	// events that named the pod by uid, and those that named it only by
 	// namespace/name (attributed by the lifecycle; a name may be reused, so
 	// keep those within the pod's lifetime)
-	rows, err := s.r.QueryContext(ctx, `SELECT `+sqlstore.EventColumns+` FROM journal
-		WHERE cluster = ? AND (uid = ? OR (uid = '' AND namespace = ? AND name = ? AND time >= (SELECT created FROM pods WHERE cluster = ? AND uid = ?)))
-		ORDER BY time, seq`, cluster, uid, ns, name, cluster, uid)
+	rows, err := s.r.QueryContext(ctx, podEventsQuery, cluster, uid, cluster, ns, name, cluster, uid)
 	if err != nil {
 		return nil, fmt.Errorf("pod events %s: %w", uid, err)
 	}
