@@ -37,21 +37,7 @@ func TestPageQueryPlan(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		rows, err := st.r.QueryContext(ctx, "EXPLAIN QUERY PLAN "+q, args...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var plan []string
-		for rows.Next() {
-			var id, parent, unused int
-			var detail string
-			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
-				t.Fatal(err)
-			}
-			plan = append(plan, detail)
-		}
-		rows.Close()
-		if got := strings.Join(plan, "; "); got != c.want {
+		if got := queryPlan(t, st, q, args...); got != c.want {
 			t.Errorf("%s: plan %q, want %q", c.name, got, c.want)
 		}
 	}
@@ -66,7 +52,21 @@ func TestPodEventsQueryPlan(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	rows, err := st.r.QueryContext(ctx, "EXPLAIN QUERY PLAN "+podEventsQuery, "c", "u", "c", "ns", "p", "c", "u")
+	got := queryPlan(t, st, podEventsQuery, "c", "u", "c", "ns", "p", "c", "u")
+	for _, want := range []string{"INDEX journal_uid (cluster=? AND uid=?)", "INDEX journal_name (cluster=? AND namespace=? AND name=?)"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("plan %q: no %q", got, want)
+		}
+	}
+	if strings.Contains(got, "SCAN journal") {
+		t.Errorf("plan %q scans the journal", got)
+	}
+}
+
+// queryPlan is SQLite's plan for q, its steps joined by "; ".
+func queryPlan(t *testing.T, st *Store, q string, args ...any) string {
+	t.Helper()
+	rows, err := st.r.QueryContext(context.Background(), "EXPLAIN QUERY PLAN "+q, args...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,13 +80,8 @@ func TestPodEventsQueryPlan(t *testing.T) {
 		}
 		plan = append(plan, detail)
 	}
-	got := strings.Join(plan, "; ")
-	for _, want := range []string{"INDEX journal_uid (cluster=? AND uid=?)", "INDEX journal_name (cluster=? AND namespace=? AND name=?)"} {
-		if !strings.Contains(got, want) {
-			t.Errorf("plan %q: no %q", got, want)
-		}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
 	}
-	if strings.Contains(got, "SCAN journal") {
-		t.Errorf("plan %q scans the journal", got)
-	}
+	return strings.Join(plan, "; ")
 }
