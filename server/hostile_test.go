@@ -123,7 +123,7 @@ func TestHostileInput(t *testing.T) {
 		{"deeply nested object document", []byte(`{"kind":"EventList","items":[]` + strings.Repeat(`,"x":{"y":`, 100_000) + "1" + strings.Repeat("}", 100_000) + "}"), nil, 400, "nesting too deep", badJSON, 1},
 		{"invalid UTF-8 in strings", eventList(strings.Replace(auditEvent("utf8-XX", "ResponseComplete", "2026-11-21T20:48:39Z"), "XX", "\xff\xfe", 1)), nil, 200, "", relevant, 1},
 		{"invalid UTF-8 outside strings", []byte("{\"kind\":\"EventList\",\xff\"items\":[]}"), nil, 400, "malformed", badJSON, 1},
-		{"an item with a broken token is skipped, its neighbours kept", eventList(auditEvent("nb-1", "ResponseComplete", "2026-11-21T20:48:39Z"), `{"auditID":"nb-2","stage":tru,"verb":"delete"}`, auditEvent("nb-3", "ResponseComplete", "2026-11-21T20:48:39Z")), nil, 200, "", journaled, 2},
+		{"an item with a broken token is skipped, its neighbours kept", eventList(auditEvent("nb-1", "ResponseComplete", "2026-11-21T20:48:39Z"), `{"auditID":"nb-2","stage":tru,"verb":"delete"}`, auditEvent("nb-3", "ResponseComplete", "2026-11-21T20:48:39Z")), nil, 200, "", relevant, 2},
 		{"unknown stage in a list is skipped", eventList(auditEvent("stage-1", "Bogus", "2026-11-21T20:48:39Z")), nil, 200, "", malformed, 1},
 		{"unknown stage of a single event", []byte(auditEvent("stage-2", "Bogus", "2026-11-21T20:48:39Z")), nil, 400, "unknown stage", badJSON, 1},
 		{"timestamp a day ahead: kept, the clock does not follow", eventList(auditEvent("future-1", "ResponseComplete", "2026-11-22T20:48:39.000000Z")), nil, 200, "", clockAhead, 1},
