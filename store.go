@@ -54,7 +54,7 @@ type Commit struct {
 	// Held is the journal seq of the oldest entry applied but kept only in
 	// memory (events and spans waiting for their pod), 0 if none: after a
 	// restart the journal is applied again from there. Stores save it as
-	// the offset "held/<Cluster>", and only from the commit whose Applied
+	// the offset HeldOffset(Cluster), and only from the commit whose Applied
 	// is the highest saved: replicas applying a shared journal save at
 	// different positions, and one behind must not hide what the one
 	// furthest on holds.
@@ -68,6 +68,10 @@ type Commit struct {
 	// skips what that pod already holds.
 	Partial bool
 }
+
+// HeldOffset names the offset under which a store saves a cluster's
+// Commit.Held (read back with Store.Offset).
+func HeldOffset(cluster string) string { return "held/" + cluster }
 
 // RecordFilter selects records. Zero fields match everything.
 type RecordFilter struct {

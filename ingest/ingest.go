@@ -204,9 +204,6 @@ func New(cfg Config, store podtrace.Store, analyzers []Analyzer, onClose func(p 
 	return p
 }
 
-// heldProgress names the offset under which stores save Commit.Held.
-func (p *Pipeline) heldProgress() string { return "held/" + p.cfg.Cluster }
-
 // entryKind is the handled kind of a journal key, or "" for an audit event
 // (whose keys are "<auditID>/<stage>").
 func (p *Pipeline) entryKind(key string) string {
@@ -483,7 +480,7 @@ func (p *Pipeline) catchUp(ctx context.Context) (int, error) {
 // it is known (lifecycle.Machine.Rehold). Other audit events are in the
 // saved pods already and are not read.
 func (p *Pipeline) reapplyHeld(ctx context.Context) error {
-	from, err := p.store.Offset(ctx, p.heldProgress())
+	from, err := p.store.Offset(ctx, podtrace.HeldOffset(p.cfg.Cluster))
 	if err != nil || from <= 0 {
 		return err
 	}

@@ -262,7 +262,7 @@ func (s *Store) Save(ctx context.Context, c podtrace.Commit) error {
 		// Commit.Held: only from the commit furthest on
 		if _, err := tx.Exec(ctx, `INSERT INTO progress (name, value)
 			SELECT $1::text, $2::bigint WHERE $3::bigint >= coalesce((SELECT value FROM progress WHERE name = $4), 0)
-			ON CONFLICT (name) DO UPDATE SET value = excluded.value`, text("offset/held/"+c.Cluster), c.Held, c.Applied, text("applied/"+c.Cluster)); err != nil {
+			ON CONFLICT (name) DO UPDATE SET value = excluded.value`, text("offset/"+podtrace.HeldOffset(c.Cluster)), c.Held, c.Applied, text("applied/"+c.Cluster)); err != nil {
 			return fmt.Errorf("save progress: %w", err)
 		}
 		for name, v := range c.Offsets {

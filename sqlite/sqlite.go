@@ -342,7 +342,7 @@ func saveHeld(ctx context.Context, tx *sql.Tx, c podtrace.Commit) error {
 	if c.Applied < applied {
 		return nil
 	}
-	return setProgress(ctx, tx, "offset/held/"+c.Cluster, c.Held)
+	return setProgress(ctx, tx, "offset/"+podtrace.HeldOffset(c.Cluster), c.Held)
 }
 
 func setProgress(ctx context.Context, tx *sql.Tx, name string, v int64) error {
