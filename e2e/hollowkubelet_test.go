@@ -36,10 +36,7 @@ func TestHollowKubeletNode(t *testing.T) {
 	if err := scenario.WaitPodReady(ctx, c.Client, ns, pod.Name); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.Client.CoreV1().Pods(ns).Delete(ctx, pod.Name, metav1.DeleteOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	if err := scenario.WaitPodGone(ctx, c.Client, ns, pod.Name); err != nil {
+	if err := scenario.DeletePod(ctx, c.Client, ns, pod.Name); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(spanFlushWait)

@@ -375,10 +375,7 @@ func (s *suite) untoleratedTaint(t *testing.T) {
 		}
 		return firstFinding(r, "UntoleratedTaint", podtrace.OwnerPlatform)
 	})
-	if err := s.c.Client.CoreV1().Pods(ns).Delete(ctx, pod.Name, metav1.DeleteOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	if err := scenario.WaitPodGone(ctx, s.c.Client, ns, pod.Name); err != nil {
+	if err := scenario.DeletePod(ctx, s.c.Client, ns, pod.Name); err != nil {
 		t.Fatal(err)
 	}
 	s.records(t, ctx, ns, "the deleted pending pod: create deleted with its cause, delete deleted", func(d deliveries) error {
@@ -704,10 +701,7 @@ func (s *suite) hollowKubelet(t *testing.T) {
 		t.Errorf("GET /api/traces/%s: %d spans, want at least %d (root, %d phases, %d linked spans)", *r.TraceID, len(tr.Data[0].Spans), want, len(r.Phases), len(r.Spans))
 	}
 
-	if err := s.c.Client.CoreV1().Pods(ns).Delete(ctx, pod.Name, metav1.DeleteOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	if err := scenario.WaitPodGone(ctx, s.c.Client, ns, pod.Name); err != nil {
+	if err := scenario.DeletePod(ctx, s.c.Client, ns, pod.Name); err != nil {
 		t.Fatal(err)
 	}
 	s.pod(t, ctx, string(pod.UID), "a closed delete delivery with the kubelet's terminating sync", wantSpans(podtrace.KindDelete, "syncTerminatingPod"))

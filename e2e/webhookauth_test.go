@@ -10,7 +10,6 @@ import (
 	"github.com/podtrace/podtrace/e2e/cluster"
 	"github.com/podtrace/podtrace/e2e/instance"
 	"github.com/podtrace/podtrace/e2e/scenario"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 // TestWebhookAuth proves the authenticated ingest path: podtrace serves
@@ -48,10 +47,7 @@ func TestWebhookAuth(t *testing.T) {
 	if err := scenario.WaitPodReady(ctx, c.Client, ns, pod.Name); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.Client.CoreV1().Pods(ns).Delete(ctx, pod.Name, metav1.DeleteOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	if err := scenario.WaitPodGone(ctx, c.Client, ns, pod.Name); err != nil {
+	if err := scenario.DeletePod(ctx, c.Client, ns, pod.Name); err != nil {
 		t.Fatal(err)
 	}
 	truth := readTruth(t, c.AuditLogPath, ns)[ns]

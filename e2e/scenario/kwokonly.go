@@ -223,6 +223,14 @@ func WaitPodReady(ctx context.Context, client kubernetes.Interface, ns, name str
 	})
 }
 
+// DeletePod deletes the pod and waits until it is gone.
+func DeletePod(ctx context.Context, client kubernetes.Interface, ns, name string) error {
+	if err := client.CoreV1().Pods(ns).Delete(ctx, name, metav1.DeleteOptions{}); err != nil {
+		return err
+	}
+	return WaitPodGone(ctx, client, ns, name)
+}
+
 // WaitPodGone waits until the pod no longer exists.
 func WaitPodGone(ctx context.Context, client kubernetes.Interface, ns, name string) error {
 	return poll(ctx, "pod "+ns+"/"+name+" gone", func() (bool, error) {
