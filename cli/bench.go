@@ -32,6 +32,7 @@ func runBench(ctx context.Context, env Env, args []string) error {
 	keep := fs.String("dir", "", "work directory to keep (default: a temporary one, removed)")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the whole-pipeline replay to this file")
 	webhookFor := fs.Duration("webhook", 20*time.Second, "then post apiserver-shaped webhook batches to a real podtrace serve for this long (0: skip)")
+	webhookProfile := fs.String("webhook-cpuprofile", "", "write a CPU profile of the closed-loop webhook run (server and load generator) to this file")
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
@@ -108,7 +109,7 @@ func runBench(ctx context.Context, env Env, args []string) error {
 	if *webhookFor <= 0 {
 		return nil
 	}
-	return benchWebhook(ctx, env, dir, *webhookFor)
+	return benchWebhook(ctx, env, dir, *webhookFor, *webhookProfile)
 }
 
 // benchWebhook serves a fresh SQLite database (synchronous FULL, as
@@ -118,7 +119,7 @@ func runBench(ctx context.Context, env Env, args []string) error {
 // fresh database: closed-loop with 4 requests in flight, which finds the
 // most podtrace sustains, then open-loop paced at the target rate, which
 // measures the ack latency at that rate from when each batch was due.
-func benchWebhook(ctx context.Context, env Env, dir string, d time.Duration) error {
+func benchWebhook(ctx context.Context, env Env, dir string, d time.Duration, cpuprofile string) error {
 	caps, err := demo.WriteCaptures(dir)
 	if err != nil {
 		return err
@@ -134,16 +135,31 @@ func benchWebhook(ctx context.Context, env Env, dir string, d time.Duration) err
 		return err
 	}
 	const target = 50_000
+	if cpuprofile != "" {
+		pf, err := os.Create(cpuprofile)
+		if err != nil {
+			return err
+		}
+		defer pf.Close()
+		if err := pprof.StartCPUProfile(pf); err != nil {
+			return err
+		}
+	}
+	steal, cpu0 := readSteal(), cpuTime()
 	closed, err := webhookLoad(ctx, env, filepath.Join(dir, "webhook-closed.db"), g, loadgen.Config{Concurrency: 4, Duration: d, Loop: true})
+	if cpuprofile != "" {
+		pprof.StopCPUProfile()
+	}
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(env.Stdout, "webhook into SQLite, closed loop (400-event batches, 4 in flight, %v): %s\n", d, closed)
+	fmt.Fprintf(env.Stdout, "webhook into SQLite, closed loop (400-event batches, 4 in flight, %v): %s; %s%s\n", d, closed, cpuPerEvent(cpu0, closed), steal.since())
+	steal, cpu0 = readSteal(), cpuTime()
 	paced, err := webhookLoad(ctx, env, filepath.Join(dir, "webhook-paced.db"), g, loadgen.Config{Rate: target, Duration: d, Loop: true})
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(env.Stdout, "webhook into SQLite, open loop (400-event batches, %v): %s\n", d, paced)
+	fmt.Fprintf(env.Stdout, "webhook into SQLite, open loop (400-event batches, %v): %s; %s%s\n", d, paced, cpuPerEvent(cpu0, paced), steal.since())
 	verdict := "met"
 	keptUp := paced.Overloaded == 0 && paced.Failed == 0 && paced.EventsPerSecond() >= 0.98*target
 	if closed.EventsPerSecond() < target || !keptUp || paced.Percentile(99) >= 100*time.Millisecond {
@@ -201,6 +217,54 @@ func cpuTime() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// cpuPerEvent is the CPU time this process (podtrace and the load
+// generator) spent since cpu0 per event acknowledged: unlike throughput,
+// it hardly moves when the host takes CPU away.
+func cpuPerEvent(cpu0 time.Duration, res *loadgen.Result) string {
+	if res.Events == 0 {
+		return "no events"
+	}
+	return fmt.Sprintf("CPU %.1f µs/event", float64((cpuTime()-cpu0).Nanoseconds())/1e3/float64(res.Events))
+}
+
+// cpuStat is the machine's CPU time counters from /proc/stat (Linux):
+// steal is the time the hypervisor gave this VM's CPUs to others, which
+// a benchmark on a shared host must report beside its figures.
+type cpuStat struct{ total, steal uint64 }
+
+func readSteal() cpuStat {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return cpuStat{}
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	if len(f) < 9 || f[0] != "cpu" {
+		return cpuStat{}
+	}
+	var s cpuStat
+	for i, v := range f[1:] {
+		n, _ := strconv.ParseUint(v, 10, 64)
+		if i < 8 { // user nice system idle iowait irq softirq steal; guest time is inside user
+			s.total += n
+		}
+		if i == 7 {
+			s.steal = n
+		}
+	}
+	return s
+}
+
+// since formats the share of CPU time stolen since s, or nothing where
+// /proc/stat is not there.
+func (s cpuStat) since() string {
+	now := readSteal()
+	if s.total == 0 || now.total <= s.total {
+		return ""
+	}
+	return fmt.Sprintf(" (host CPU steal %.0f%%)", 100*float64(now.steal-s.steal)/float64(now.total-s.total))
 }
 
 // peakRSS reads the process's peak resident set size (Linux).
