@@ -30,7 +30,7 @@ func serveFlags(fs *flag.FlagSet) (configPath *string, apply func(*server.Config
 	queue := fs.Int("queue-events", def.QueueEvents, "events that may wait to be journaled before the webhook answers 503")
 	idle := fs.Duration("idle-after", def.IdleAfter, "event time an open pod stays in memory without news")
 	clockStep := fs.Duration("max-clock-step", def.MaxClockStep, "how far one audit event alone may move the event clock ahead (further: only once another confirms it)")
-	sync := fs.String("sync", def.Sync, "SQLite synchronous mode: FULL or NORMAL")
+	sync := fs.String("sync", def.Sync, "SQLite synchronous mode of the journal: FULL (survives power loss) or NORMAL (a crash)")
 	pgDSN := fs.String("postgres-dsn", "", "store in PostgreSQL (postgres://host/db; password from PGPASSWORD or ~/.pgpass) instead of --db")
 	shared := fs.Bool("shared-journal", def.SharedJournal, "replicas of this cluster share the PostgreSQL journal (false: exactly one podtrace serves it)")
 	keep := fs.String("retention", "", "delete records, pod states and journal events older than this (30d, 720h; default: keep)")

@@ -54,6 +54,10 @@ func TestSoak(t *testing.T) {
 		body[i] = 'x'
 	}
 	size := func() int64 {
+		// the data, not how far the checkpointer has got
+		if err := st.Checkpoint(ctx); err != nil {
+			t.Fatal(err)
+		}
 		var n int64
 		for _, f := range []string{path, path + "-wal"} {
 			if fi, err := os.Stat(f); err == nil {

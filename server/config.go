@@ -31,7 +31,9 @@ type Config struct {
 	HTTPAddr string `yaml:"http_addr"`
 	// DB is the SQLite database file.
 	DB string `yaml:"db"`
-	// Sync is SQLite's synchronous mode: FULL (survives power loss) or NORMAL.
+	// Sync is SQLite's synchronous mode for the journal: FULL (an
+	// acknowledged event survives power loss) or NORMAL (a crash of the
+	// process). Saves, which the journal rebuilds, are synced NORMAL.
 	Sync string `yaml:"sync"`
 	// AuditFile, if set, is an --audit-log-path file to follow.
 	AuditFile string `yaml:"audit_file"`

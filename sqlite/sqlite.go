@@ -1,6 +1,17 @@
 // Package sqlite is podtrace's embedded store: a podtrace.Store on SQLite
-// (pure Go driver, no cgo) in WAL mode, with one writer connection and a pool
-// of readers, and versioned migrations embedded in the binary.
+// (pure Go driver, no cgo) in WAL mode, with one writer connection, a pool
+// of readers and a checkpointer, and versioned migrations embedded in the
+// binary.
+//
+// The writer never checkpoints: copying the write-ahead log back into the
+// database file (and syncing it) would stall whichever commit crossed the
+// threshold, the journal's appends that acknowledgements wait for included.
+// A checkpointer connection does it on its own time instead, and restarts
+// the log when it grows past a bound. Only the journal's appends are synced
+// as Options.Sync says; saves and retention are synced NORMAL at most,
+// since what they write is rebuilt from the journal: in WAL mode a commit
+// synced later also makes every commit before it durable, and what power
+// loss takes is a tail of commits, the position saved with them included.
 package sqlite
 
 import (
@@ -11,6 +22,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/podtrace/podtrace"
@@ -25,13 +37,31 @@ var migrations embed.FS
 type Options struct {
 	// Sync is SQLite's synchronous setting: "FULL" survives power loss,
 	// "NORMAL" (with WAL) survives a crash of the process. Default FULL.
+	// It is the journal's: saves are synced NORMAL at most.
 	Sync string
+	// CheckpointEvery is how often the checkpointer runs; default 100ms.
+	CheckpointEvery time.Duration
 }
+
+// walRestart is the write-ahead log's size, in pages, past which the
+// checkpointer makes the log start over (16 MiB of 4 KiB pages). A log
+// starts over only when a write transaction begins with all of it copied,
+// which a writer that never pauses long enough for a passive checkpoint to
+// catch up would not see: so the checkpointer copies what it can, then
+// holds the writer connection while it copies the little written since.
+const walRestart = 4 << 10
 
 // Store is a podtrace.Store on one SQLite file.
 type Store struct {
-	w *sql.DB // the one writer connection
-	r *sql.DB // readers
+	w        *sql.DB // the one writer connection
+	r        *sql.DB // readers
+	ck       *sql.DB // the checkpointer's connection
+	sync     string  // Options.Sync
+	saveSync string  // saves' and retention's: NORMAL at most
+	cur      string  // the writer's setting now; read and set holding it
+	stop     chan struct{}
+	done     chan struct{}
+	closing  sync.Once
 }
 
 var _ podtrace.Store = (*Store)(nil)
@@ -49,9 +79,12 @@ func Open(ctx context.Context, path string, opt Options) (*Store, error) {
 	dsn := func(extra string) string {
 		return "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(" + opt.Sync + ")&_pragma=foreign_keys(off)" + extra
 	}
+	if opt.CheckpointEvery <= 0 {
+		opt.CheckpointEvery = 100 * time.Millisecond
+	}
 	// temp_store in memory: the statement journal a save of records needs
 	// (their triggers keep component_traces) stays off the disk
-	w, err := sql.Open("sqlite", dsn("&_txlock=immediate&_pragma=temp_store(MEMORY)"))
+	w, err := sql.Open("sqlite", dsn("&_txlock=immediate&_pragma=temp_store(MEMORY)&_pragma=wal_autocheckpoint(0)"))
 	if err != nil {
 		return nil, fmt.Errorf("open store %q: %w", path, err)
 	}
@@ -66,7 +99,121 @@ func Open(ctx context.Context, path string, opt Options) (*Store, error) {
 		return nil, fmt.Errorf("open store %q: %w", path, err)
 	}
 	r.SetMaxOpenConns(4)
-	return &Store{w: w, r: r}, nil
+	ck, err := sql.Open("sqlite", dsn("&_pragma=wal_autocheckpoint(0)"))
+	if err != nil {
+		r.Close()
+		w.Close()
+		return nil, fmt.Errorf("open store %q: %w", path, err)
+	}
+	ck.SetMaxOpenConns(1)
+	s := &Store{w: w, r: r, ck: ck, sync: opt.Sync, saveSync: opt.Sync, cur: opt.Sync, stop: make(chan struct{}), done: make(chan struct{})}
+	if s.saveSync == "FULL" {
+		s.saveSync = "NORMAL"
+	}
+	go s.checkpoints(opt.CheckpointEvery)
+	return s, nil
+}
+
+// checkpoints runs the checkpointer until Close.
+func (s *Store) checkpoints(every time.Duration) {
+	defer close(s.done)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+		}
+		// an error here is the next commit's or Checkpoint's to report
+		s.checkpoint(context.Background(), false)
+	}
+}
+
+// Checkpoint copies the whole write-ahead log into the database file now
+// and truncates the log, waiting for the writer and readers if need be.
+func (s *Store) Checkpoint(ctx context.Context) error {
+	return s.checkpoint(ctx, true)
+}
+
+// checkpoint copies what it can of the write-ahead log into the database
+// file without waiting for the writer or readers. When all is set, or the
+// log has grown past walRestart, it then holds the writer connection and
+// copies the rest (and, when all is set, waits for readers and truncates
+// the log), so the writer's next transaction starts the log over.
+func (s *Store) checkpoint(ctx context.Context, all bool) error {
+	log, err := s.walCheckpoint(ctx, "PASSIVE")
+	if err != nil || (!all && log < walRestart) {
+		return err
+	}
+	conn, err := s.w.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	defer conn.Close()
+	mode := "PASSIVE"
+	if all {
+		mode = "TRUNCATE"
+	}
+	_, err = s.walCheckpoint(ctx, mode)
+	return err
+}
+
+// walCheckpoint runs a checkpoint on the checkpointer's connection and
+// returns the log's length in pages.
+func (s *Store) walCheckpoint(ctx context.Context, mode string) (int, error) {
+	var busy, log, done int
+	if err := s.ck.QueryRowContext(ctx, "PRAGMA wal_checkpoint("+mode+")").Scan(&busy, &log, &done); err != nil {
+		return 0, fmt.Errorf("checkpoint: %w", err)
+	}
+	if mode == "TRUNCATE" && busy != 0 {
+		return log, fmt.Errorf("checkpoint: %d of %d pages copied, the log is still in use", done, log)
+	}
+	return log, nil
+}
+
+// writeTx is a transaction on the writer connection, held for it.
+type writeTx struct {
+	*sql.Tx
+	conn *sql.Conn
+}
+
+// Commit commits and hands the connection back.
+func (t writeTx) Commit() error {
+	defer t.conn.Close()
+	return t.Tx.Commit()
+}
+
+// Rollback rolls back (once committed, does nothing) and hands the
+// connection back.
+func (t writeTx) Rollback() error {
+	defer t.conn.Close()
+	return t.Tx.Rollback()
+}
+
+// begin starts a write transaction synced as sync says. SQLite takes the
+// setting only between transactions, so it is set on the held connection
+// first, when it differs from the last one set. (A connection the pool
+// opens anew starts with the journal's setting, Options.Sync: at worst a
+// save is synced more than it needs.)
+func (s *Store) begin(ctx context.Context, sync string) (writeTx, error) {
+	conn, err := s.w.Conn(ctx)
+	if err != nil {
+		return writeTx{}, err
+	}
+	if s.cur != sync {
+		if _, err := conn.ExecContext(ctx, "PRAGMA synchronous = "+sync); err != nil {
+			conn.Close()
+			return writeTx{}, err
+		}
+		s.cur = sync
+	}
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		conn.Close()
+		return writeTx{}, err
+	}
+	return writeTx{tx, conn}, nil
 }
 
 func migrate(ctx context.Context, db *sql.DB) error {
@@ -122,7 +269,9 @@ func goStep(version int) func(context.Context, *sql.Tx) error {
 
 // Close closes the database.
 func (s *Store) Close() error {
-	return errors.Join(s.r.Close(), s.w.Close())
+	s.closing.Do(func() { close(s.stop) })
+	<-s.done
+	return errors.Join(s.ck.Close(), s.r.Close(), s.w.Close())
 }
 
 // AppendEvents implements podtrace.Store.
@@ -131,7 +280,7 @@ func (s *Store) AppendEvents(ctx context.Context, evs []podtrace.JournalEvent) (
 	if len(evs) == 0 {
 		return added, nil
 	}
-	tx, err := s.w.BeginTx(ctx, nil)
+	tx, err := s.begin(ctx, s.sync)
 	if err != nil {
 		return nil, fmt.Errorf("append events: %w", err)
 	}
@@ -184,7 +333,7 @@ func (s *Store) Save(ctx context.Context, c podtrace.Commit) error {
 		}
 		values[i] = append(recordValues(&c.Records[i]), body, c.Applied)
 	}
-	tx, err := s.w.BeginTx(ctx, nil)
+	tx, err := s.begin(ctx, s.saveSync)
 	if err != nil {
 		return fmt.Errorf("save: %w", err)
 	}
@@ -228,7 +377,7 @@ func (s *Store) Save(ctx context.Context, c podtrace.Commit) error {
 		}
 	}
 	if !c.Partial {
-		if err := saveHeld(ctx, tx, c); err != nil {
+		if err := saveHeld(ctx, tx.Tx, c); err != nil {
 			return err
 		}
 	}
@@ -236,7 +385,7 @@ func (s *Store) Save(ctx context.Context, c podtrace.Commit) error {
 		if c.Partial {
 			break
 		}
-		if err := setProgress(ctx, tx, "offset/"+name, v); err != nil {
+		if err := setProgress(ctx, tx.Tx, "offset/"+name, v); err != nil {
 			return err
 		}
 	}
@@ -491,7 +640,7 @@ func (s *Store) PodEvents(ctx context.Context, cluster, uid string) ([]podtrace.
 // DeleteBefore implements podtrace.Store.
 func (s *Store) DeleteBefore(ctx context.Context, cluster string, before time.Time, limit int) (int, error) {
 	cut := before.UnixNano()
-	tx, err := s.w.BeginTx(ctx, nil)
+	tx, err := s.begin(ctx, s.saveSync)
 	if err != nil {
 		return 0, fmt.Errorf("retention: %w", err)
 	}
