@@ -105,7 +105,7 @@ func (r *Redactor) value(doc []byte, i int, ctx redactCtx, depth int) (int, bool
 	case '[':
 		return r.array(doc, i, ctx, depth+1)
 	}
-	end := r.scalar(doc, i)
+	end, _ := r.scalar(doc, i)
 	return end, end >= 0
 }
 
@@ -156,12 +156,12 @@ func (r *Redactor) object(doc []byte, i int, ctx redactCtx, depth int) (int, boo
 		if i >= len(doc) || doc[i] != '"' {
 			return i, false
 		}
-		kend := r.scalar(doc, i)
+		kend, escaped := r.scalar(doc, i)
 		if kend < 0 {
 			return i, false
 		}
 		key := doc[i+1 : kend-1]
-		if bytes.IndexByte(key, '\\') >= 0 {
+		if escaped {
 			var sc Scanner
 			sc.Reset(doc[i:kend])
 			key = sc.Bytes()
@@ -276,13 +276,14 @@ func (r *Redactor) addSpan(s span) {
 	}
 }
 
-// scalar returns the end of the string, number or literal at i, or -1.
-func (r *Redactor) scalar(doc []byte, i int) int {
+// scalar returns the end of the string, number or literal at i, or -1, and
+// whether it is a string holding escapes.
+func (r *Redactor) scalar(doc []byte, i int) (end int, escaped bool) {
 	sc := &r.sc
 	sc.pos, sc.err = i, nil
 	switch doc[i] {
 	case '"':
-		sc.skipStr()
+		escaped = sc.skipStr()
 	case 't':
 		sc.literal("true")
 	case 'f':
@@ -293,9 +294,9 @@ func (r *Redactor) scalar(doc []byte, i int) int {
 		sc.number()
 	}
 	if sc.err != nil {
-		return -1
+		return -1, false
 	}
-	return sc.pos
+	return sc.pos, escaped
 }
 
 func skipWS(doc []byte, i int) int {
