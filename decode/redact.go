@@ -52,6 +52,7 @@ const (
 	ctxSecret                 // a Secret: data and stringData are secret
 	ctxTokenRequest           // a TokenRequest: its status holds the token
 	ctxTokenReview            // a TokenReview: its spec holds the token
+	ctxReplaced               // inside a value replaced whole: only where it ends matters
 )
 
 // kindCtx is the context of an object of a kind holding secrets, or ctxNone.
@@ -96,7 +97,7 @@ func (r *Redactor) value(doc []byte, i int, ctx redactCtx, depth int) (int, bool
 	}
 	switch doc[i] {
 	case '{':
-		if ctx != ctxNamedValue {
+		if ctx != ctxNamedValue && ctx != ctxReplaced {
 			if k := kindCtx(doc[i:]); k != ctxNone {
 				ctx = k
 			}
@@ -122,6 +123,8 @@ func (r *Redactor) array(doc []byte, i int, ctx redactCtx, depth int) (int, bool
 			end, ok = r.replace(doc, i, depth, redactedJSON)
 		case ctx == ctxNamedValues:
 			end, ok = r.value(doc, i, ctxNamedValue, depth)
+		case ctx == ctxReplaced:
+			end, ok = r.value(doc, i, ctxReplaced, depth)
 		default:
 			end, ok = r.value(doc, i, ctxNone, depth)
 		}
@@ -161,7 +164,10 @@ func (r *Redactor) object(doc []byte, i int, ctx redactCtx, depth int) (int, boo
 			return i, false
 		}
 		key := doc[i+1 : kend-1]
-		if escaped {
+		switch {
+		case ctx == ctxReplaced:
+			key = nil // no name matters there
+		case escaped:
 			var sc Scanner
 			sc.Reset(doc[i:kend])
 			key = sc.Bytes()
@@ -175,6 +181,8 @@ func (r *Redactor) object(doc []byte, i int, ctx redactCtx, depth int) (int, boo
 		var end int
 		var ok bool
 		switch k := string(key); {
+		case ctx == ctxReplaced:
+			end, ok = r.value(doc, i, ctxReplaced, depth)
 		case k == "managedFields":
 			end, ok = r.replace(doc, i, depth, "null")
 		case k == "kubectl.kubernetes.io/last-applied-configuration",
@@ -251,9 +259,7 @@ func secretPath(path []byte) bool {
 
 // replace records that the value at i is to be replaced by with.
 func (r *Redactor) replace(doc []byte, i, depth int, with string) (int, bool) {
-	spans := len(r.spans)
-	end, ok := r.value(doc, i, ctxNone, depth)
-	r.spans = r.spans[:spans] // the whole value goes: drop spans inside it
+	end, ok := r.value(doc, i, ctxReplaced, depth) // the whole value goes: no spans inside it
 	if ok {
 		// after every span kept, in document order: append, no search
 		r.spans = append(r.spans, span{i, end, with})
