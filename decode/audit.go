@@ -255,6 +255,10 @@ func (d *Decoder) eventFields(sc *Scanner, ev *Event, items func(*Scanner) error
 	ev.DeleteGrace = -1
 	var reqRaw, respRaw []byte
 	var kind []byte
+	// copied into ev only for pods and events (below): most events of a
+	// batch are about other resources, whose strings would be copied only
+	// to be dropped
+	var user, userAgent, apiGroup, namespace, name, uid, status []byte
 	err := sc.Object(func(key []byte) error {
 		switch string(key) {
 		case "kind":
@@ -279,14 +283,14 @@ func (d *Decoder) eventFields(sc *Scanner, ev *Event, items func(*Scanner) error
 		case "user":
 			return sc.Object(func(k []byte) error {
 				if string(k) == "username" {
-					ev.User = sc.String()
+					user = sc.Bytes()
 				} else {
 					sc.Skip()
 				}
 				return nil
 			})
 		case "userAgent":
-			ev.UserAgent = sc.String()
+			userAgent = sc.Bytes()
 		case "objectRef":
 			return sc.Object(func(k []byte) error {
 				switch string(k) {
@@ -295,13 +299,13 @@ func (d *Decoder) eventFields(sc *Scanner, ev *Event, items func(*Scanner) error
 				case "subresource":
 					ev.Ref.Subresource = internResource(sc.Bytes())
 				case "apiGroup":
-					ev.Ref.APIGroup = sc.String()
+					apiGroup = sc.Bytes()
 				case "namespace":
-					ev.Ref.Namespace = sc.String()
+					namespace = sc.Bytes()
 				case "name":
-					ev.Ref.Name = sc.String()
+					name = sc.Bytes()
 				case "uid":
-					ev.Ref.UID = sc.String()
+					uid = sc.Bytes()
 				default:
 					sc.Skip()
 				}
@@ -313,7 +317,7 @@ func (d *Decoder) eventFields(sc *Scanner, ev *Event, items func(*Scanner) error
 				case "code":
 					ev.Code = int(sc.Int())
 				case "message":
-					ev.Status = sc.String()
+					status = sc.Bytes()
 				default:
 					sc.Skip()
 				}
@@ -344,6 +348,8 @@ func (d *Decoder) eventFields(sc *Scanner, ev *Event, items func(*Scanner) error
 	if ev.AuditID == "" || (ev.Ref.Resource != "pods" && ev.Ref.Resource != "events") {
 		return nil
 	}
+	ev.User, ev.UserAgent, ev.Status = string(user), string(userAgent), string(status)
+	ev.Ref.APIGroup, ev.Ref.Namespace, ev.Ref.Name, ev.Ref.UID = string(apiGroup), string(namespace), string(name), string(uid)
 	return d.bodies(ev, reqRaw, respRaw)
 }
 

@@ -52,6 +52,7 @@ const (
 	ctxSecret                 // a Secret: data and stringData are secret
 	ctxTokenRequest           // a TokenRequest: its status holds the token
 	ctxTokenReview            // a TokenReview: its spec holds the token
+	ctxReplaced               // inside a value replaced whole: only where it ends matters
 )
 
 // kindCtx is the context of an object of a kind holding secrets, or ctxNone.
@@ -96,7 +97,7 @@ func (r *Redactor) value(doc []byte, i int, ctx redactCtx, depth int) (int, bool
 	}
 	switch doc[i] {
 	case '{':
-		if ctx != ctxNamedValue {
+		if ctx != ctxNamedValue && ctx != ctxReplaced {
 			if k := kindCtx(doc[i:]); k != ctxNone {
 				ctx = k
 			}
@@ -105,7 +106,7 @@ func (r *Redactor) value(doc []byte, i int, ctx redactCtx, depth int) (int, bool
 	case '[':
 		return r.array(doc, i, ctx, depth+1)
 	}
-	end := r.scalar(doc, i)
+	end, _ := r.scalar(doc, i)
 	return end, end >= 0
 }
 
@@ -122,6 +123,8 @@ func (r *Redactor) array(doc []byte, i int, ctx redactCtx, depth int) (int, bool
 			end, ok = r.replace(doc, i, depth, redactedJSON)
 		case ctx == ctxNamedValues:
 			end, ok = r.value(doc, i, ctxNamedValue, depth)
+		case ctx == ctxReplaced:
+			end, ok = r.value(doc, i, ctxReplaced, depth)
 		default:
 			end, ok = r.value(doc, i, ctxNone, depth)
 		}
@@ -156,12 +159,15 @@ func (r *Redactor) object(doc []byte, i int, ctx redactCtx, depth int) (int, boo
 		if i >= len(doc) || doc[i] != '"' {
 			return i, false
 		}
-		kend := r.scalar(doc, i)
+		kend, escaped := r.scalar(doc, i)
 		if kend < 0 {
 			return i, false
 		}
 		key := doc[i+1 : kend-1]
-		if bytes.IndexByte(key, '\\') >= 0 {
+		switch {
+		case ctx == ctxReplaced:
+			key = nil // no name matters there
+		case escaped:
 			var sc Scanner
 			sc.Reset(doc[i:kend])
 			key = sc.Bytes()
@@ -175,6 +181,8 @@ func (r *Redactor) object(doc []byte, i int, ctx redactCtx, depth int) (int, boo
 		var end int
 		var ok bool
 		switch k := string(key); {
+		case ctx == ctxReplaced:
+			end, ok = r.value(doc, i, ctxReplaced, depth)
 		case k == "managedFields":
 			end, ok = r.replace(doc, i, depth, "null")
 		case k == "kubectl.kubernetes.io/last-applied-configuration",
@@ -251,9 +259,7 @@ func secretPath(path []byte) bool {
 
 // replace records that the value at i is to be replaced by with.
 func (r *Redactor) replace(doc []byte, i, depth int, with string) (int, bool) {
-	spans := len(r.spans)
-	end, ok := r.value(doc, i, ctxNone, depth)
-	r.spans = r.spans[:spans] // the whole value goes: drop spans inside it
+	end, ok := r.value(doc, i, ctxReplaced, depth) // the whole value goes: no spans inside it
 	if ok {
 		// after every span kept, in document order: append, no search
 		r.spans = append(r.spans, span{i, end, with})
@@ -276,13 +282,14 @@ func (r *Redactor) addSpan(s span) {
 	}
 }
 
-// scalar returns the end of the string, number or literal at i, or -1.
-func (r *Redactor) scalar(doc []byte, i int) int {
+// scalar returns the end of the string, number or literal at i, or -1, and
+// whether it is a string holding escapes.
+func (r *Redactor) scalar(doc []byte, i int) (end int, escaped bool) {
 	sc := &r.sc
 	sc.pos, sc.err = i, nil
 	switch doc[i] {
 	case '"':
-		sc.skipStr()
+		escaped = sc.skipStr()
 	case 't':
 		sc.literal("true")
 	case 'f':
@@ -293,9 +300,9 @@ func (r *Redactor) scalar(doc []byte, i int) int {
 		sc.number()
 	}
 	if sc.err != nil {
-		return -1
+		return -1, false
 	}
-	return sc.pos
+	return sc.pos, escaped
 }
 
 func skipWS(doc []byte, i int) int {

@@ -225,7 +225,9 @@ func TestRedactTokens(t *testing.T) {
 // odd shapes of the redacted fields (not arrays, empty, nested) stay valid.
 func TestRedactKeepsStrictness(t *testing.T) {
 	var r decode.Redactor
-	for _, bad := range []string{`{"args":["a",]}`, `{"args":[`, `{"command":`, `{"env":[{"value":}]}`, `{"args":["a"] "x":1}`} {
+	for _, bad := range []string{`{"args":["a",]}`, `{"args":[`, `{"command":`, `{"env":[{"value":}]}`, `{"args":["a"] "x":1}`,
+		// what is replaced whole is still checked whole
+		`{"managedFields":[{"f:a\q":1}]}`, `{"managedFields":[{"k:{\"a\"}":{"x":tru}}]}`, "{\"args\":[{\"a\x01\":1}]}", `{"env":[{"value":"\u12"}]}`} {
 		if out := r.Redact([]byte(bad)); out != nil {
 			t.Errorf("%s: redacted to %s, want refused", bad, out)
 		}
@@ -236,6 +238,8 @@ func TestRedactKeepsStrictness(t *testing.T) {
 		`{"args":[["a",{"b":"c"}],null,1]}`:              `{"args":["<redacted>","<redacted>","<redacted>"]}`,
 		`{"command" : [ "a" , "b" ] }`:                   `{"command" : [ "<redacted>" , "<redacted>" ] }`,
 		`{"httpHeaders":[{"name":"A","value":{"x":1}}]}`: `{"httpHeaders":[{"name":"A","value":"<redacted>"}]}`,
+		`{"managedFields":[{"manager":"m","fieldsV1":{"f:status":{"k:{\"type\":\"Ready\"}":{}}}}],"a":1}`: `{"managedFields":null,"a":1}`,
+		`{"args":[{"env":[{"name":"N","value":"v"}]}],"b":2}`:                                             `{"args":["<redacted>"],"b":2}`,
 	} {
 		if got := string(r.Redact([]byte(in))); got != want {
 			t.Errorf("%s: got %s, want %s", in, got, want)
@@ -244,4 +248,31 @@ func TestRedactKeepsStrictness(t *testing.T) {
 	if s := strings.Repeat(`{"args":`, 10) + `["x"]` + strings.Repeat("}", 10); !json.Valid(r.Redact([]byte(s))) {
 		t.Errorf("nested args: %s", r.Redact([]byte(s)))
 	}
+}
+
+// FuzzRedact: the Redactor, the strict check of what podtrace keeps,
+// accepts exactly what encoding/json accepts (within its nesting bound),
+// and what it writes is JSON.
+func FuzzRedact(f *testing.F) {
+	for i, l := range lines(f, "../testdata/kwok-only-v1.34.10/audit.log") {
+		if i%50 == 0 {
+			f.Add(l)
+		}
+	}
+	f.Add([]byte(`{"managedFields":[{"manager":"m","fieldsV1":{"f:status":{"k:{\"type\":\"Ready\"}":{}}}}],"a":1}`))
+	f.Add([]byte(`{"args":[{"env":[{"name":"N","value":"v"}]}],"b":2}`))
+	f.Add([]byte(`[{"op":"add","path":"/spec/containers/0/env/-","value":{"name":"X","value":"SECRET"}}]`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if bytes.Count(b, []byte("{"))+bytes.Count(b, []byte("[")) > 150 {
+			return // might nest deeper than the Redactor allows
+		}
+		var r decode.Redactor
+		out := r.Redact(b)
+		if valid := json.Valid(b); (out != nil) != valid {
+			t.Fatalf("Redact(%q) = %q, but json.Valid says %v", b, out, valid)
+		}
+		if out != nil && !json.Valid(out) {
+			t.Fatalf("Redact(%q) = %q: not JSON", b, out)
+		}
+	})
 }
