@@ -29,6 +29,19 @@ func appendMB(t *testing.T, st *sqlite.Store, i int) {
 	}
 }
 
+// openCheckpointing opens a store in a new directory whose checkpointer
+// runs every every, closed when the test ends.
+func openCheckpointing(t *testing.T, every time.Duration) (*sqlite.Store, string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "store.db")
+	st, err := sqlite.Open(context.Background(), path, sqlite.Options{CheckpointEvery: every})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st, path
+}
+
 func walSize(t *testing.T, path string) int64 {
 	t.Helper()
 	fi, err := os.Stat(path + "-wal")
@@ -42,12 +55,7 @@ func walSize(t *testing.T, path string) int64 {
 // copied into the database); Checkpoint copies all of it and truncates it.
 func TestWriterDoesNotCheckpoint(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "store.db")
-	st, err := sqlite.Open(ctx, path, sqlite.Options{CheckpointEvery: time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st, path := openCheckpointing(t, time.Hour)
 	for i := range 20 {
 		appendMB(t, st, i)
 	}
@@ -74,13 +82,7 @@ func TestWriterDoesNotCheckpoint(t *testing.T) {
 // The checkpointer copies the log behind the writer, so the log starts
 // over instead of growing with everything written.
 func TestCheckpointerKeepsLogShort(t *testing.T) {
-	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "store.db")
-	st, err := sqlite.Open(ctx, path, sqlite.Options{CheckpointEvery: time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st, path := openCheckpointing(t, time.Millisecond)
 	// 1 MB per append: once the log is smaller than what was written, it
 	// started over, after the checkpointer had copied all of it
 	for i := range 200 {
