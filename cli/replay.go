@@ -16,9 +16,9 @@ import (
 
 // replaySummary is what a replay did.
 type replaySummary struct {
-	Events, Relevant, Malformed, Duplicates, Pods, Records int64
-	Bytes                                                  int64
-	Elapsed                                                time.Duration
+	Events, Relevant, Malformed, Duplicates, Pods, Finished int64
+	Bytes                                                   int64
+	Elapsed                                                 time.Duration
 	// Spans from OTLP/JSON files, and how many joined a pod.
 	Spans, SpansJoined int64
 	// Events stamped too far ahead to move the event clock alone
@@ -28,8 +28,8 @@ type replaySummary struct {
 
 func (s replaySummary) String() string {
 	rate := float64(s.Events) / s.Elapsed.Seconds()
-	out := fmt.Sprintf("%d events (%d about pods), %d pods, %d records, %d malformed, %d duplicates, %.0f events/s, %.1f MB/s",
-		s.Events, s.Relevant, s.Pods, s.Records, s.Malformed, s.Duplicates, rate, float64(s.Bytes)/1e6/s.Elapsed.Seconds())
+	out := fmt.Sprintf("%d events (%d about pods), %d pods, %d records finished, %d malformed, %d duplicates, %.0f events/s, %.1f MB/s",
+		s.Events, s.Relevant, s.Pods, s.Finished, s.Malformed, s.Duplicates, rate, float64(s.Bytes)/1e6/s.Elapsed.Seconds())
 	if s.Spans > 0 {
 		out += fmt.Sprintf(", %d spans (%d joined to pods)", s.Spans, s.SpansJoined)
 	}
@@ -143,7 +143,7 @@ func replayFiles(ctx context.Context, env Env, db string, files []string, opt re
 	ds := r.Stats.Decoder
 	sum = replaySummary{
 		Events: ds.Events, Relevant: ds.Relevant, Malformed: ds.Malformed + r.Stats.TooLong,
-		Duplicates: p.Stats.Duplicates.Load(), Pods: p.Stats.Pods.Load(), Records: p.Stats.Records.Load(),
+		Duplicates: p.Stats.Duplicates.Load(), Pods: p.Stats.Pods.Load(), Finished: p.Stats.Finished.Load(),
 		Bytes: ds.Bytes + spans.Bytes, Elapsed: time.Since(start),
 		Spans: decoded, SpansJoined: joiner.Stats.Joined.Load(), ClockAhead: p.Stats.ClockAhead.Load(),
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -38,8 +39,9 @@ func TestStores(t *testing.T) {
 			} else {
 				where = []string{"--db", filepath.Join(t.TempDir(), "cli.db")}
 			}
-			if out, errOut, code := runCLI(t, append([]string{"replay", "-q", "--cluster", "kwok", capture}, where...)...); code != 0 || !strings.Contains(out, "replayed") {
-				t.Fatalf("replay: %d %s %s", code, out, errOut)
+			summary, errOut, code := runCLI(t, append([]string{"replay", "-q", "--cluster", "kwok", capture}, where...)...)
+			if code != 0 || !strings.Contains(summary, "replayed") {
+				t.Fatalf("replay: %d %s %s", code, summary, errOut)
 			}
 			pods, errOut, code := runCLI(t, append([]string{"pods", "--cluster", "kwok", "-o", "json"}, where...)...)
 			if code != 0 {
@@ -48,6 +50,17 @@ func TestStores(t *testing.T) {
 			var recs []podtrace.Record
 			if err := json.Unmarshal([]byte(pods), &recs); err != nil || len(recs) == 0 {
 				t.Fatalf("pods -o json: %d records, %v", len(recs), err)
+			}
+			// the summary counts each finished record once, however often
+			// its pod was saved
+			finished := 0
+			for _, r := range recs {
+				if r.Finished != nil {
+					finished++
+				}
+			}
+			if want := fmt.Sprintf(" %d records finished,", finished); finished == 0 || !strings.Contains(summary, want) {
+				t.Errorf("replay summary %q: want %q", summary, want)
 			}
 			explain, errOut, code := runCLI(t, append([]string{"explain", "demo/too-big"}, where...)...)
 			if code != 0 || !strings.Contains(explain, "CREATE demo/too-big") || !strings.Contains(explain, "InsufficientCPU") {

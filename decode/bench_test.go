@@ -82,3 +82,21 @@ func BenchmarkDecodeEventList(b *testing.B) {
 	}
 	b.ReportMetric(float64(d.Stats.Events)/b.Elapsed().Seconds(), "events/s")
 }
+
+// BenchmarkSkip: skipping whole audit events of the real capture, the way
+// the decoder skips what it has no use for (request and response objects
+// of other resources, managedFields, ...).
+func BenchmarkSkip(b *testing.B) {
+	ls, n := benchLines(b)
+	var sc decode.Scanner
+	b.SetBytes(n)
+	b.ReportAllocs()
+	for b.Loop() {
+		for _, l := range ls {
+			sc.Reset(l)
+			if sc.Skip(); sc.Err() != nil {
+				b.Fatal(sc.Err())
+			}
+		}
+	}
+}

@@ -129,7 +129,8 @@ type Stats struct {
 	Applied    atomic.Int64 // events applied to pods
 	Unmatched  atomic.Int64 // journaled events no lifecycle rule uses
 	Overloaded atomic.Int64 // events refused because the queue was full
-	Records    atomic.Int64 // records saved
+	Records    atomic.Int64 // record writes: a record is written at every save while its pod changes
+	Finished   atomic.Int64 // records that finished, each counted once (see lifecycle.Pod.MarkReported)
 	Flushes    atomic.Int64
 	OpenPods   atomic.Int64 // pods in memory
 	Pods       atomic.Int64 // pods first seen since start
@@ -707,6 +708,7 @@ func (p *Pipeline) save(ctx context.Context) error {
 	}
 	p.offsets = map[string]int64{}
 	p.Stats.Records.Add(int64(len(recs)))
+	p.Stats.Finished.Add(int64(len(closed)))
 	p.Stats.Flushes.Add(1)
 	p.sinceSave = 0
 	p.lastSave = time.Now()
