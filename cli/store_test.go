@@ -51,8 +51,8 @@ func TestStores(t *testing.T) {
 			if err := json.Unmarshal([]byte(pods), &recs); err != nil || len(recs) == 0 {
 				t.Fatalf("pods -o json: %d records, %v", len(recs), err)
 			}
-			// the summary counts each finished record once, however often
-			// its pod was saved
+			// the summary's count of finished records is the store's
+			// (exactly once across saves: ingest.TestFinishedOnceAcrossFailedSaves)
 			finished := 0
 			for _, r := range recs {
 				if r.Finished != nil {

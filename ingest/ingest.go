@@ -654,27 +654,30 @@ func (p *Pipeline) save(ctx context.Context) error {
 	p.machine.Revisit(revisitEvery)
 	pods := p.machine.Dirty()
 	now := p.machine.Now()
-	type closure struct {
-		pod *lifecycle.Pod
-		rec podtrace.Record
-	}
 	var closed []closure
 	states := make([]podtrace.PodState, 0, len(pods))
 	var recs []podtrace.Record
 	ends := make([]int, 0, len(pods)) // ends[i]: end of pods[i]'s records in recs
-	for _, pod := range pods {
+	// a save that fails leaves every pod dirty for the next one, which
+	// reports what this one could not
+	fail := func(stored int, err error) error {
+		p.machine.MarkDirty(pods)
+		p.closeRecords(closed, stored)
+		return err
+	}
+	for at, pod := range pods {
 		prs := pod.Records(p.cfg.Cluster)
 		for _, a := range p.analyzers {
 			a.Analyze(pod, prs, now)
 		}
 		for i := range prs {
 			if prs[i].Finished != nil && pod.MarkReported(recordKey(&prs[i])) {
-				closed = append(closed, closure{pod, prs[i]})
+				closed = append(closed, closure{pod, prs[i], at})
 			}
 		}
 		state, err := json.Marshal(pod)
 		if err != nil {
-			return fmt.Errorf("encode pod %s: %w", pod.UID, err)
+			return fail(0, fmt.Errorf("encode pod %s: %w", pod.UID, err))
 		}
 		states = append(states, podtrace.PodState{Cluster: p.cfg.Cluster, UID: pod.UID, Namespace: pod.Namespace, Name: pod.Name, Created: pod.CreatedNano(), LastSeen: pod.LastSeen, State: state})
 		recs = append(recs, prs...)
@@ -699,8 +702,7 @@ func (p *Pipeline) save(ctx context.Context) error {
 			c.Held = p.oldestHeld()
 		}
 		if err := p.store.Save(ctx, c); err != nil {
-			p.machine.MarkDirty(pods)
-			return err
+			return fail(from, err)
 		}
 		if !c.Partial {
 			break
@@ -708,15 +710,10 @@ func (p *Pipeline) save(ctx context.Context) error {
 	}
 	p.offsets = map[string]int64{}
 	p.Stats.Records.Add(int64(len(recs)))
-	p.Stats.Finished.Add(int64(len(closed)))
 	p.Stats.Flushes.Add(1)
 	p.sinceSave = 0
 	p.lastSave = time.Now()
-	if p.onClose != nil {
-		for i := range closed {
-			p.onClose(closed[i].pod, &closed[i].rec)
-		}
-	}
+	p.closeRecords(closed, len(pods))
 	p.machine.Evict()
 	p.Stats.OpenPods.Store(int64(p.machine.Len()))
 	p.Stats.Pods.Store(p.machine.Stats.Pods)
@@ -726,6 +723,32 @@ func (p *Pipeline) save(ctx context.Context) error {
 	p.Stats.HeldExpired.Store(p.machine.Stats.ExpiredWaiting)
 	p.Stats.Clock.Store(now.UnixNano())
 	return nil
+}
+
+// closure is a record that finished, found closed by a save: pods[at] of
+// the save is its pod.
+type closure struct {
+	pod *lifecycle.Pod
+	rec podtrace.Record
+	at  int
+}
+
+// closeRecords reports the records a save found closed, once each: those
+// of its first stored pods (all of them when it succeeded) are counted and
+// handed to onClose; for the others, whose pods a failed save did not store,
+// the mark is taken back, so the save that stores them reports them.
+func (p *Pipeline) closeRecords(closed []closure, stored int) {
+	for i := range closed {
+		c := &closed[i]
+		if c.at >= stored {
+			c.pod.UnmarkReported(recordKey(&c.rec))
+			continue
+		}
+		p.Stats.Finished.Add(1)
+		if p.onClose != nil {
+			p.onClose(c.pod, &c.rec)
+		}
+	}
 }
 
 // oldestHeld is the seq of the oldest journal entry any handler, or the

@@ -3,6 +3,7 @@ package ingest_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"path/filepath"
@@ -164,4 +165,104 @@ func TestHeldAcrossRestart(t *testing.T) {
 		}
 	}
 	storetest.CheckRecords(t, st, "c", append([]*decode.Event{early}, rest...))
+}
+
+// failingStore is a real SQLite store that fails the first save of every
+// record that has finished, as a store that is briefly unreachable does:
+// each finished record's first save is lost, and must be made again.
+type failingStore struct {
+	*sqlite.Store
+	tried map[string]bool // finished records a save was tried for
+	// read once the pipeline is closed
+	failed      int // saves failed
+	afterStored int // of them, parts that failed after a part of the same save was stored
+	stored      bool
+}
+
+func (s *failingStore) Save(ctx context.Context, c podtrace.Commit) error {
+	first := false
+	for _, r := range c.Records {
+		if k := fmt.Sprint(r.Key()); r.Finished != nil && !s.tried[k] {
+			s.tried[k], first = true, true
+		}
+	}
+	if first {
+		s.failed++
+		if s.stored {
+			s.afterStored++
+		}
+		s.stored = false
+		return errors.New("store unreachable")
+	}
+	err := s.Store.Save(ctx, c)
+	s.stored = err == nil && c.Partial
+	return err
+}
+
+// TestFinishedOnceAcrossFailedSaves: every record that finishes is
+// reported (counted in Stats.Finished, handed to onClose) exactly once,
+// though the first save of each fails, some after a part of the same save
+// was stored: a failed save must neither lose the records it found closed
+// nor report them twice.
+func TestFinishedOnceAcrossFailedSaves(t *testing.T) {
+	ctx := context.Background()
+	evs := storetest.CaptureEvents(t)
+	raw, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "f.db"), sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	// the pipeline saves on its own goroutine: the store is only read
+	// here once Close has returned
+	st := &failingStore{Store: raw, tried: map[string]bool{}}
+	cfg := ingest.DefaultConfig()
+	cfg.Cluster = "c"
+	cfg.SavePods = 1    // saves in parts: a failure can come after some are stored
+	cfg.FlushEvents = 5 // and many saves
+	reported := map[string]int{}
+	p := ingest.New(cfg, st, nil, func(_ *lifecycle.Pod, r *podtrace.Record) {
+		reported[fmt.Sprint(r.Key())]++
+	}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err := p.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < len(evs); i += 5 {
+		storetest.Journal(t, p, evs[i:min(i+5, len(evs))])
+	}
+	// a failed save is made again at the next tick; the save at Close is
+	// not, so wait for one that succeeds after the last event is applied
+	deadline := time.Now().Add(30 * time.Second)
+	for p.Stats.Queued.Load() > 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	for flushes := p.Stats.Flushes.Load(); p.Stats.Flushes.Load() == flushes || p.Healthy() != nil; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no save succeeded after the last event: %v", p.Healthy())
+		}
+	}
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if st.failed == 0 || st.afterStored == 0 {
+		t.Fatalf("%d saves failed, %d after a part was stored: the failures the test needs did not happen", st.failed, st.afterStored)
+	}
+
+	recs, _, err := raw.Records(ctx, podtrace.RecordFilter{Cluster: "c", Limit: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	finished := 0
+	for _, r := range recs {
+		if r.Finished == nil {
+			continue
+		}
+		finished++
+		if k := fmt.Sprint(r.Key()); reported[k] != 1 {
+			t.Errorf("record %s reported %d times", k, reported[k])
+		}
+	}
+	if finished == 0 || len(reported) != finished || p.Stats.Finished.Load() != int64(finished) {
+		t.Errorf("%d finished records stored, %d reported, Stats.Finished %d", finished, len(reported), p.Stats.Finished.Load())
+	}
+	storetest.CheckRecords(t, raw, "c", evs)
 }

@@ -390,6 +390,17 @@ func (p *Pod) MarkReported(key string) bool {
 	return true
 }
 
+// UnmarkReported takes MarkReported(key) back: the report did not happen
+// (the save that was to carry it failed).
+func (p *Pod) UnmarkReported(key string) {
+	for i, k := range p.Reported {
+		if k == key {
+			p.Reported = append(p.Reported[:i], p.Reported[i+1:]...)
+			return
+		}
+	}
+}
+
 // CreatedNano is the pod's best known creation time, unix ns.
 func (p *Pod) CreatedNano() int64 { return p.created().T }
 
