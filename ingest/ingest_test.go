@@ -231,11 +231,14 @@ func TestFinishedOnceAcrossFailedSaves(t *testing.T) {
 	}
 	// a failed save is made again at the next tick; the save at Close is
 	// not, so wait for one that succeeds after the last event is applied
-	deadline := time.Now().Add(30 * time.Second)
-	for p.Stats.Queued.Load() > 0 && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
+	// (a function submitted runs after it, and asks for a save)
+	var flushes int64
+	ran := make(chan struct{})
+	if err := p.Submit(ctx, func(*lifecycle.Machine) { flushes = p.Stats.Flushes.Load(); close(ran) }, true); err != nil {
+		t.Fatal(err)
 	}
-	for flushes := p.Stats.Flushes.Load(); p.Stats.Flushes.Load() == flushes || p.Healthy() != nil; time.Sleep(5 * time.Millisecond) {
+	<-ran
+	for deadline := time.Now().Add(30 * time.Second); p.Stats.Flushes.Load() == flushes || p.Healthy() != nil; time.Sleep(5 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatalf("no save succeeded after the last event: %v", p.Healthy())
 		}

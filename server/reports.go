@@ -35,7 +35,10 @@ func newClaimingStore(st podtrace.Store, c reportClaimer, log *slog.Logger) *cla
 }
 
 // Save claims the closed records of c, then saves c. A save in parts
-// (podtrace.Commit.Partial) keeps the claims of all its parts.
+// (podtrace.Commit.Partial) keeps the claims of all its parts, and so does
+// a save that failed: the pipeline saves its pods again and reports their
+// records then, when claiming them again finds them taken, by this
+// replica.
 func (s *claimingStore) Save(ctx context.Context, c podtrace.Commit) error {
 	if !s.parts {
 		clear(s.won)
@@ -53,7 +56,11 @@ func (s *claimingStore) Save(ctx context.Context, c podtrace.Commit) error {
 			s.won[c.Records[i].Key()] = true
 		}
 	}
-	return s.Store.Save(ctx, c)
+	if err := s.Store.Save(ctx, c); err != nil {
+		s.parts = true // the claims stay for the save made again
+		return err
+	}
+	return nil
 }
 
 // reports says whether this replica reports r, closed in the last Save.
