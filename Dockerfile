@@ -4,7 +4,7 @@
 #   docker build -t ghcr.io/podtrace/podtrace:dev .        (make image)
 # Multi-platform: docker buildx build --platform linux/amd64,linux/arm64 ...
 
-ARG GO_VERSION=1.26.8
+ARG GO_VERSION=1.27.3
 
 FROM --platform=$BUILDPLATFORM golang:${GO_VERSION} AS build
 WORKDIR /src

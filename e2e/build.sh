@@ -14,6 +14,9 @@
 #        e2e/build.sh --print-bin-dir  print the bin dir only, build nothing
 # Needs only Go and the Go module proxy.
 set -euo pipefail
+# The control plane is a test peer: built with the machine's own Go, as the
+# recipe verified, whatever toolchain podtrace itself is built with (go.mod).
+export GOTOOLCHAIN=local
 
 e2e_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 

@@ -10,6 +10,9 @@
 # its go.sum (the module proxy here does not answer every checksum lookup),
 # so the build sees the versions the program was released with.
 set -euo pipefail
+# a peer is built with the machine's own Go, whatever toolchain podtrace
+# itself is built with (go.mod)
+export GOTOOLCHAIN=local
 
 NAME=$1 VERSION=$2 MODULE=$3 PACKAGE=$4
 DIR="${PODTRACE_PEERS:-$HOME/.cache/podtrace-peers}/$NAME-$VERSION"

@@ -1,22 +1,22 @@
 #!/usr/bin/env bash
-# vulncheck.sh: govulncheck ./... at a pinned version, against the Go
-# vulnerability database (VULNDB: its URL, or file:///path of a local copy;
-# default https://vuln.go.dev). Findings fail (exit 3).
+# vulncheck.sh: govulncheck ./... at a pinned version against the Go
+# vulnerability database. Findings fail (exit 3).
+#
+# The database: VULNDB (its URL, or file:///path of a local copy) when set;
+# otherwise https://vuln.go.dev, and where that cannot be reached — machines
+# that reach only the Go module proxy — the same reports as the module proxy
+# serves them: the newest golang.org/x/vulndb, whose data/osv the database is
+# made from, indexed by that module's own cmd/indexdb. A database that cannot
+# be read, or a copy that cannot be made, fails: no database, no pass.
 #
 # First it checks that the gate can fail: against a database made here that
 # holds one made-up vulnerability in encoding/json.Marshal, which podtrace
-# calls, govulncheck must report it and exit 3. Then the real check.
-# Where a database served over the network cannot be reached — machines
-# that reach only the Go module proxy — it says so loudly and exits 0: no
-# database, no verdict, rather than a red build for the network. A local
-# copy that is missing or broken, or a server that answers with an error,
-# fails.
+# calls, govulncheck must report it and exit 3.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-db=${VULNDB:-https://vuln.go.dev}
 tmp=$(mktemp -d) || exit 1
 trap 'rm -rf "$tmp"' EXIT
-GOBIN=$tmp go install golang.org/x/vuln/cmd/govulncheck@v1.1.4 || exit 1
+GOBIN=$tmp go install golang.org/x/vuln/cmd/govulncheck@v1.9.0 || exit 1
 govulncheck=("$tmp/govulncheck")
 
 id=GO-2026-9999
@@ -42,15 +42,32 @@ if [ $rc -ne 3 ] || ! grep -q "Vulnerability #1: $id" <<<"$out"; then
 fi
 echo "vulncheck: the gate fails on a finding (made-up $id reported, exit $rc)"
 
+if [ -n "${VULNDB:-}" ]; then
+  db=$VULNDB
+else
+  db=https://vuln.go.dev
+  out=$("${govulncheck[@]}" -db "$db" ./... 2>&1)
+  rc=$?
+  if [ $rc -eq 1 ] && grep -qE '(dial tcp|no such host|connection refused|i/o timeout|TLS handshake timeout|network is unreachable)' <<<"$out"; then
+    # vuln.go.dev is unreachable: the module proxy's copy of its reports
+    v=$(go mod download -json golang.org/x/vulndb@latest | sed -n 's/^[[:space:]]*"Version": "\(.*\)",$/\1/p') &&
+      v=$(go list -m -f '{{.Version}} {{.Time.Format "2006-01-02"}} {{.Dir}}' "golang.org/x/vulndb@$v") && [ -n "$v" ] || {
+      echo "vulncheck: FAILED — $db is unreachable and the module proxy serves no golang.org/x/vulndb" >&2
+      exit 1
+    }
+    read -r version when dir <<<"$v"
+    GOFLAGS=-mod=mod go run "golang.org/x/vulndb/cmd/indexdb@$version" -vulns "$dir/data/osv" -out "$tmp/vulndb" || {
+      echo "vulncheck: FAILED — could not index golang.org/x/vulndb@$version" >&2
+      exit 1
+    }
+    echo "vulncheck: $db is unreachable; checking against golang.org/x/vulndb@$version from the module proxy (reports up to $when, $(ls "$dir/data/osv" | wc -l) of them)"
+    db=file://$tmp/vulndb
+  else
+    echo "$out"
+    exit $rc
+  fi
+fi
 out=$("${govulncheck[@]}" -db "$db" ./... 2>&1)
 rc=$?
 echo "$out"
-# skipped only when a database served over the network could not be
-# reached: a local copy that is missing or broken, a server that answers
-# with an error, or a finding (exit 3) fail
-if [ $rc -eq 1 ] && [[ $db == http://* || $db == https://* ]] &&
-  grep -qE '(dial tcp|no such host|connection refused|i/o timeout|TLS handshake timeout|network is unreachable)' <<<"$out"; then
-  echo "vulncheck: SKIPPED — the vulnerability database ($db) is unreachable from this machine; set VULNDB to a reachable copy" >&2
-  exit 0
-fi
 exit $rc
