@@ -32,6 +32,7 @@ func runBench(ctx context.Context, env Env, args []string) error {
 	keep := fs.String("dir", "", "work directory to keep (default: a temporary one, removed)")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the whole-pipeline replay to this file")
 	webhookFor := fs.Duration("webhook", 20*time.Second, "then post apiserver-shaped webhook batches to a real podtrace serve for this long (0: skip)")
+	interleave := fs.Int("interleave", 16, "copies of the capture whose events each webhook batch interleaves, as a busy cluster's pods do")
 	webhookProfile := fs.String("webhook-cpuprofile", "", "write a CPU profile of the closed-loop webhook run (server and load generator) to this file")
 	if _, err := parse(fs, args); err != nil {
 		return err
@@ -109,7 +110,7 @@ func runBench(ctx context.Context, env Env, args []string) error {
 	if *webhookFor <= 0 {
 		return nil
 	}
-	return benchWebhook(ctx, env, dir, *webhookFor, *webhookProfile)
+	return benchWebhook(ctx, env, dir, *webhookFor, *interleave, *webhookProfile)
 }
 
 // benchWebhook serves a fresh SQLite database (synchronous FULL, as
@@ -119,7 +120,7 @@ func runBench(ctx context.Context, env Env, args []string) error {
 // fresh database: closed-loop with 4 requests in flight, which finds the
 // most podtrace sustains, then open-loop paced at the target rate, which
 // measures the ack latency at that rate from when each batch was due.
-func benchWebhook(ctx context.Context, env Env, dir string, d time.Duration, cpuprofile string) error {
+func benchWebhook(ctx context.Context, env Env, dir string, d time.Duration, interleave int, cpuprofile string) error {
 	caps, err := demo.WriteCaptures(dir)
 	if err != nil {
 		return err
@@ -134,6 +135,7 @@ func benchWebhook(ctx context.Context, env Env, dir string, d time.Duration, cpu
 	if err != nil {
 		return err
 	}
+	g.Interleave = interleave
 	const target = 50_000
 	if cpuprofile != "" {
 		pf, err := os.Create(cpuprofile)
@@ -181,7 +183,7 @@ func webhookLoad(ctx context.Context, env Env, db string, g *loadgen.Generator, 
 		return nil, err
 	}
 	lcfg.URL = "http://" + srv.Addr() + "/audit"
-	res := loadgen.Run(ctx, lcfg, g.Batches(0, 64))
+	res := loadgen.Run(ctx, lcfg, g.Batches(0, max(64, g.GroupBatches())))
 	if err := srv.Close(); err != nil {
 		return nil, err
 	}

@@ -28,6 +28,11 @@ type Generator struct {
 	// BatchEvents is the events per batch (the apiserver's
 	// --audit-webhook-batch-max-size, 400 by default).
 	BatchEvents int
+	// Interleave is how many copies of the capture run at once, their
+	// events taken in turn (1 if 0): in a busy cluster a batch holds
+	// events of many pods, each at its own step, not one pod's story after
+	// another's.
+	Interleave int
 }
 
 // template is an event with the places a copy number goes: the first 8
@@ -117,9 +122,14 @@ type Batch struct {
 
 // Stamp renumbers the batch's copies by adding shift (for a fresh batch of
 // new pods from one already sent: shift by the copies a round holds).
+//
+// A copy's number is written scrambled (a bijection on 32 bits, so copies
+// stay distinct): the apiserver's auditIDs and pod uids are random UUIDs,
+// and a store indexes them in random order. Plain copy numbers would make
+// every new key land at the end of its index, which no real cluster does.
 func (b *Batch) Stamp(shift uint32) {
 	for i, m := range b.marks {
-		c := b.copies[i] + shift
+		c := (b.copies[i] + shift) * 0x9e3779b1 // odd: invertible mod 2^32
 		const hex = "0123456789abcdef"
 		for k := 7; k >= 0; k-- {
 			b.Body[m+k] = hex[c&0xf]
@@ -142,14 +152,14 @@ func (g *Generator) Batches(first, n int) []Batch {
 		buf.WriteString(`{"kind":"EventList","apiVersion":"audit.k8s.io/v1","metadata":{},"items":[`)
 		bt := Batch{Events: size}
 		for i := 0; i < size; i++ {
-			k := b*size + i
+			c, pos := g.place(b*size + i)
 			if i > 0 {
 				buf.WriteByte(',')
 			}
-			t := g.events[k%len(g.events)]
+			t := g.events[pos]
 			for _, m := range t.marks {
 				bt.marks = append(bt.marks, buf.Len()+m)
-				bt.copies = append(bt.copies, uint32(k/len(g.events)))
+				bt.copies = append(bt.copies, uint32(c))
 			}
 			buf.Write(t.body)
 		}
@@ -159,6 +169,24 @@ func (g *Generator) Batches(first, n int) []Batch {
 		out = append(out, bt)
 	}
 	return out
+}
+
+// GroupBatches is how many batches one group of Interleave copies spans:
+// fewer send only the start of each copy's story.
+func (g *Generator) GroupBatches() int {
+	size := g.BatchEvents
+	if size <= 0 {
+		size = 400
+	}
+	return (max(g.Interleave, 1)*len(g.events) + size - 1) / size
+}
+
+// place returns the copy and the capture's event the k-th event sent is:
+// Interleave copies at a time, one event of each in turn.
+func (g *Generator) place(k int) (c, pos int) {
+	n, e := max(g.Interleave, 1), len(g.events)
+	group, r := k/(n*e), k%(n*e)
+	return group*n + r%n, r / n
 }
 
 // Config says how to post.

@@ -83,6 +83,55 @@ func TestCopiesAreNewPods(t *testing.T) {
 	}
 }
 
+// TestInterleave: batches that interleave three copies hold each copy's
+// events once, in the capture's order, and give the same records as the
+// copies sent one after another.
+func TestInterleave(t *testing.T) {
+	g, err := loadgen.FromAuditLog(capture)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.BatchEvents = g.EventsPerCopy()
+	want, wantKeys := records(t, bodies(g.Batches(0, 3)))
+	g.Interleave = 3
+	if n := g.GroupBatches(); n != 3 {
+		t.Fatalf("GroupBatches = %d, want 3", n)
+	}
+	mixed := g.Batches(0, 3)
+	got, keys := records(t, bodies(mixed))
+	if len(keys) != len(wantKeys) {
+		t.Errorf("%d distinct event keys interleaved, %d one copy after another", len(keys), len(wantKeys))
+	}
+	for k, n := range want {
+		if got[k] != n {
+			t.Errorf("%s: %d records interleaved, %d one copy after another", k, got[k], n)
+		}
+	}
+	// the first pod events come from the three copies in turn
+	var d decode.Decoder
+	var namespaces []string
+	for _, b := range mixed {
+		if err := d.Decode(b.Body, func(ev *decode.Event) {
+			if len(namespaces) < 6 && strings.HasPrefix(ev.Ref.Namespace, "demo-") {
+				namespaces = append(namespaces, ev.Ref.Namespace)
+			}
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(namespaces) < 6 || namespaces[0] == namespaces[1] || namespaces[1] == namespaces[2] || namespaces[0] != namespaces[3] {
+		t.Errorf("first events' namespaces %v: want three copies in turn", namespaces)
+	}
+}
+
+func bodies(bs []loadgen.Batch) [][]byte {
+	var out [][]byte
+	for _, b := range bs {
+		out = append(out, b.Body)
+	}
+	return out
+}
+
 func BenchmarkBatches(b *testing.B) {
 	g, err := loadgen.FromAuditLog(capture)
 	if err != nil {

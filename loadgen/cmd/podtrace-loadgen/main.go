@@ -40,6 +40,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	conc := fs.Int("concurrency", 4, "requests in flight (closed loop)")
 	rate := fs.Float64("rate", 0, "pace open-loop at this many events/s, latency counted from when each batch was due (0: closed loop)")
 	dur := fs.Duration("duration", 30*time.Second, "how long to post")
+	interleave := fs.Int("interleave", 16, "copies of the capture whose events each batch interleaves, as a busy cluster's pods do")
 	tokenFile := fs.String("token-file", "", "file holding the webhook's bearer token")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -58,8 +59,8 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	g.BatchEvents = *size
-	batches := g.Batches(0, *pool)
+	g.BatchEvents, g.Interleave = *size, *interleave
+	batches := g.Batches(0, max(*pool, g.GroupBatches()))
 	var bytes int
 	for _, b := range batches {
 		bytes += len(b.Body)
