@@ -1,9 +1,10 @@
 # podtrace — see README.md
 GO ?= go
-# podtrace builds with the Go that go.mod names (1.27.3: the Go 1.26.8 this
+# podtrace builds with go.mod's toolchain line (go1.27.3: the Go 1.26.8 this
 # machine has carries known vulnerabilities in net/http, crypto/tls, crypto/x509
-# and html/template); the go command fetches it from the module proxy once
-export GOTOOLCHAIN ?= go$(shell sed -n 's/^go //p' go.mod)
+# and html/template, and its GOTOOLCHAIN=local ignores that line); the go
+# command fetches it from the module proxy once
+export GOTOOLCHAIN ?= $(shell sed -n 's/^toolchain //p' go.mod)
 
 .PHONY: test unit fuzz-short bench e2e demo build image test-postgres vulncheck loadtest ui ui-test
 

@@ -1,6 +1,8 @@
 module github.com/podtrace/podtrace/deploy
 
-go 1.27.3
+go 1.26.8
+
+toolchain go1.27.3
 
 require (
 	github.com/google/go-cmp v0.7.0

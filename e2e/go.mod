@@ -1,6 +1,8 @@
 module github.com/podtrace/podtrace/e2e
 
-go 1.27.3
+go 1.26.8
+
+toolchain go1.27.3
 
 require (
 	github.com/podtrace/podtrace v0.0.0

@@ -142,10 +142,7 @@ func (b *Batch) Stamp(shift uint32) {
 // into EventLists of BatchEvents, starting with batch number first (so
 // several callers can make disjoint streams).
 func (g *Generator) Batches(first, n int) []Batch {
-	size := g.BatchEvents
-	if size <= 0 {
-		size = 400
-	}
+	size := g.batchEvents()
 	out := make([]Batch, 0, n)
 	for b := first; b < first+n; b++ {
 		var buf bytes.Buffer
@@ -174,11 +171,16 @@ func (g *Generator) Batches(first, n int) []Batch {
 // GroupBatches is how many batches one group of Interleave copies spans:
 // fewer send only the start of each copy's story.
 func (g *Generator) GroupBatches() int {
-	size := g.BatchEvents
-	if size <= 0 {
-		size = 400
-	}
+	size := g.batchEvents()
 	return (max(g.Interleave, 1)*len(g.events) + size - 1) / size
+}
+
+// batchEvents is BatchEvents, or the apiserver's default if unset.
+func (g *Generator) batchEvents() int {
+	if g.BatchEvents <= 0 {
+		return 400
+	}
+	return g.BatchEvents
 }
 
 // place returns the copy and the capture's event the k-th event sent is:
