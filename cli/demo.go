@@ -31,7 +31,7 @@ func runDemo(ctx context.Context, env Env, args []string) error {
 		return err
 	}
 	for _, c := range caps {
-		sum, err := replayFiles(ctx, env, *db, []string{c.Path}, replayOptions{Cluster: c.Cluster})
+		sum, err := replayFiles(ctx, env, *db, c.Files(), replayOptions{Cluster: c.Cluster})
 		if err != nil {
 			return fmt.Errorf("replay %s: %w", c.Cluster, err)
 		}

@@ -11,23 +11,42 @@ import (
 	"strings"
 )
 
-//go:embed data/*.audit.log.gz
+//go:embed data/*.gz
 var data embed.FS
 
-// Capture is one shipped capture: its cluster name and audit log file.
+// Capture is one shipped capture: its cluster name, its audit log file and,
+// when the capture has them, the OTLP/JSON spans its components sent.
 type Capture struct {
 	Cluster string
 	Path    string
+	Spans   string // "" when the capture holds no spans
 }
 
-// WriteCaptures writes the shipped captures into dir and returns them.
+// Files are the capture's files, audit log first, as replay takes them.
+func (c Capture) Files() []string {
+	if c.Spans == "" {
+		return []string{c.Path}
+	}
+	return []string{c.Path, c.Spans}
+}
+
+// Suffixes of the files of a capture in data/: <cluster>.audit.log.gz and,
+// optionally, <cluster>.otlp.jsonl.gz.
+const (
+	auditSuffix = ".audit.log.gz"
+	spansSuffix = ".otlp.jsonl.gz"
+)
+
+// WriteCaptures writes the shipped captures into dir and returns them,
+// sorted by cluster name.
 func WriteCaptures(dir string) ([]Capture, error) {
 	entries, err := data.ReadDir("data")
 	if err != nil {
 		return nil, err
 	}
 	var out []Capture
-	for _, e := range entries {
+	spans := map[string]string{}
+	for _, e := range entries { // sorted by name
 		b, err := data.ReadFile("data/" + e.Name())
 		if err != nil {
 			return nil, err
@@ -36,7 +55,15 @@ func WriteCaptures(dir string) ([]Capture, error) {
 		if err := os.WriteFile(path, b, 0o600); err != nil {
 			return nil, fmt.Errorf("write demo capture: %w", err)
 		}
-		out = append(out, Capture{Cluster: strings.TrimSuffix(e.Name(), ".audit.log.gz"), Path: path})
+		switch {
+		case strings.HasSuffix(e.Name(), auditSuffix):
+			out = append(out, Capture{Cluster: strings.TrimSuffix(e.Name(), auditSuffix), Path: path})
+		case strings.HasSuffix(e.Name(), spansSuffix):
+			spans[strings.TrimSuffix(e.Name(), spansSuffix)] = path
+		}
+	}
+	for i := range out {
+		out[i].Spans = spans[out[i].Cluster]
 	}
 	return out, nil
 }

@@ -836,6 +836,13 @@ func crashLoop(v *view) (hit, bool) {
 	if f == nil {
 		return hit{}, false
 	}
+	// the kubelet kills a container whose liveness or startup probe fails
+	// and backs off its restarts as after a crash: the probe's rule says why
+	if killer, _ := v.collect(func(f *lifecycle.Fact) bool {
+		return f.Source == "event" && f.Reason == "Killing" && (strings.Contains(f.Message, "failed liveness probe") || strings.Contains(f.Message, "failed startup probe"))
+	}); killer != nil {
+		return hit{}, false
+	}
 	return hit{msg: fmt.Sprintf("Container %s keeps crashing right after it starts, and Kubernetes waits longer before each restart.", containerName(f)), ev: ev}, true
 }
 
@@ -905,7 +912,9 @@ func readinessSlow(v *view) (hit, bool) {
 func evicted(v *view) (hit, bool) {
 	f, ev := v.collect(func(f *lifecycle.Fact) bool {
 		return f.Source == "status" && f.Reason == "Evicted" ||
-			f.Source == "event" && (f.Reason == "Evicted" || f.Reason == "TaintManagerEviction" || f.Reason == "NodeControllerEviction")
+			f.Source == "event" && (f.Reason == "Evicted" || f.Reason == "NodeControllerEviction" ||
+				// not "Cancelling deletion": the node came back in time
+				f.Reason == "TaintManagerEviction" && strings.HasPrefix(f.Message, "Marking for deletion"))
 	})
 	msg := ""
 	if f != nil {

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the real control plane the end-to-end suite runs — etcd, kube-apiserver,
-# kube-scheduler, kube-controller-manager, kwok and a hollow kubelet — from the
-# pinned modules in etcdbuild/, k8sbuild/ and kwokbuild/, into a cache directory
+# kube-scheduler, kube-controller-manager, kwok and a hollow kubelet — and the
+# real node's kubelet, containerd and ctr, from the pinned modules in etcdbuild/,
+# k8sbuild/, kwokbuild/ and containerdbuild/, into a cache directory
 # keyed by the component versions and the Go version:
 #
 #   ${PODTRACE_E2E_CACHE:-$HOME/.cache/podtrace-e2e}/<key>/bin
@@ -65,19 +66,22 @@ inputs_hash() {
 	} | sha256sum | cut -d' ' -f1
 }
 
-# build NAME MODULE_DIR PACKAGE [LDFLAGS] builds one binary unless it is up to date.
+# build NAME MODULE_DIR PACKAGE [LDFLAGS [TAGS]] builds one binary unless it is up
+# to date. With TAGS it is built static (CGO_ENABLED=0) with those build tags.
 build() {
-	local name=$1 dir=$2 pkg=$3 ldflags=${4:-}
+	local name=$1 dir=$2 pkg=$3 ldflags=${4:-} tags=${5:-}
 	local out="$bin_dir/$name" stamp="$bin_dir/.$name.inputs" want
-	want=$(inputs_hash "$dir" "$pkg" "$ldflags")
+	want=$(inputs_hash "$dir" "$pkg" "$ldflags $tags")
 	if [[ -x $out && -f $stamp && $(<"$stamp") == "$want" ]]; then
 		echo "build.sh: $name up to date"
 		return
 	fi
 	echo "build.sh: building $name from $dir ($pkg)"
 	local start=$SECONDS
-	(cd "$e2e_dir/$dir" && nice -n 10 go build -trimpath -buildvcs=false \
-		-ldflags "-s -w $ldflags" -o "$out.tmp" "$pkg")
+	local -a env=()
+	[[ -n $tags ]] && env=(CGO_ENABLED=0)
+	(cd "$e2e_dir/$dir" && env "${env[@]}" nice -n 10 go build -trimpath -buildvcs=false \
+		${tags:+-tags "$tags"} -ldflags "-s -w $ldflags" -o "$out.tmp" "$pkg")
 	mv -f "$out.tmp" "$out"
 	echo "$want" >"$stamp"
 	echo "build.sh: built $name in $((SECONDS - start))s"
@@ -99,5 +103,13 @@ build kube-apiserver k8sbuild k8s.io/kubernetes/cmd/kube-apiserver "$k8s_ldflags
 build kube-scheduler k8sbuild k8s.io/kubernetes/cmd/kube-scheduler "$k8s_ldflags"
 build kube-controller-manager k8sbuild k8s.io/kubernetes/cmd/kube-controller-manager "$k8s_ldflags"
 build hollow-kubelet k8sbuild ./hollowkubelet "$k8s_ldflags"
+# the real node: kubelet, and containerd 2.x (its OTLP tracing plugin; Debian's
+# 1.6 has none) with its ctr, static and without the snapshotters that need cgo
+build kubelet k8sbuild k8s.io/kubernetes/cmd/kubelet "$k8s_ldflags"
+containerd_version=$(modver containerdbuild github.com/containerd/containerd/v2)
+containerd_ldflags="-X github.com/containerd/containerd/v2/version.Version=$containerd_version"
+build containerd containerdbuild github.com/containerd/containerd/v2/cmd/containerd "$containerd_ldflags" "no_btrfs no_devmapper no_zfs"
+build ctr containerdbuild github.com/containerd/containerd/v2/cmd/ctr "$containerd_ldflags" "no_btrfs no_devmapper no_zfs"
+build containerd-shim-runc-v2 containerdbuild github.com/containerd/containerd/v2/cmd/containerd-shim-runc-v2 "$containerd_ldflags" "no_btrfs no_devmapper no_zfs"
 
 echo "$bin_dir"

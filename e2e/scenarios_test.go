@@ -110,7 +110,11 @@ func (s *suite) deployment(t *testing.T) {
 	ctx := s.context(t)
 	ns := s.namespace(t, ctx, "deploy-")
 	const name = "web"
-	if err := scenario.CreateDeployment(ctx, s.c.Client, ns, name, 3); err != nil {
+	template, image := corev1.PodSpec{Containers: []corev1.Container{{Name: "pause", Image: scenario.PauseImage}}}, updatedImage
+	if s.template != nil {
+		template, image = *s.template, s.updatedImage
+	}
+	if err := scenario.CreateDeploymentOf(ctx, s.c.Client, ns, name, 3, template); err != nil {
 		t.Fatal(err)
 	}
 	steps := []struct {
@@ -120,7 +124,7 @@ func (s *suite) deployment(t *testing.T) {
 		{"rollout of 3", func() error { return nil }},
 		{"scale up to 5", func() error { return scenario.Scale(ctx, s.c.Client, ns, name, 5) }},
 		{"scale down to 2", func() error { return scenario.Scale(ctx, s.c.Client, ns, name, 2) }},
-		{"rolling update to " + updatedImage, func() error { return scenario.SetImage(ctx, s.c.Client, ns, name, updatedImage) }},
+		{"rolling update to " + image, func() error { return scenario.SetImage(ctx, s.c.Client, ns, name, image) }},
 	}
 	for _, step := range steps {
 		if err := step.do(); err != nil {
@@ -161,7 +165,7 @@ func (s *suite) deployment(t *testing.T) {
 				}
 			}
 			for _, r := range d {
-				if err := healthy(r, 30*time.Second); err != nil {
+				if err := s.healthy(r, 30*time.Second); err != nil {
 					return err
 				}
 			}
@@ -243,7 +247,7 @@ func (s *suite) deleteGrace(t *testing.T) {
 		if !found || r.Outcome != podtrace.OutcomeDeleted {
 			return fmt.Errorf("no closed delete record (found %v, outcome %s)", found, r.Outcome)
 		}
-		return healthy(r, grace*time.Second)
+		return s.healthy(r, grace*time.Second)
 	})
 	s.pod(t, ctx, string(pod.UID), "a termination phase and the grace window as user time", func(p api.Pod) error {
 		r, err := delivery(p, podtrace.KindDelete)

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -32,6 +33,12 @@ const (
 type suite struct {
 	pt *instance.Podtrace
 	c  *cluster.Cluster
+	// template is the pod spec of the Deployment scenarios, and updatedImage
+	// the image of their rolling update; zero: pause pods on KWOK nodes.
+	template     *corev1.PodSpec
+	updatedImage string
+	// slow is podtrace's slow_delivery; zero: the default.
+	slow time.Duration
 
 	mu         sync.Mutex
 	namespaces []string
@@ -144,8 +151,8 @@ func (d deliveries) expect(kind podtrace.Kind, pod *corev1.Pod, outcome podtrace
 // healthy checks podtrace's promise about a delivery that ended well: no
 // findings if it took at most slow_delivery (a delete: its grace period plus
 // termination_slack), findings if it took longer.
-func healthy(r api.PodSummary, grace time.Duration) error {
-	limit := slowDelivery
+func (s *suite) healthy(r api.PodSummary, grace time.Duration) error {
+	limit := cmp.Or(s.slow, slowDelivery)
 	if r.Kind == podtrace.KindDelete {
 		limit = grace + terminationSlack
 	}

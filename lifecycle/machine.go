@@ -45,11 +45,17 @@ type Config struct {
 	// future (a broken clock, a hostile client) does not make every open
 	// delivery look stuck.
 	MaxClockStep time.Duration
+	// ReadyBlip is how soon after a pod's first Ready a status showing it not
+	// Ready (while no delete was asked) takes that Ready back: a real kubelet
+	// reports a container that dies at once Ready for about a second, and a
+	// restarted kubelet reports running containers Ready until their probes
+	// say otherwise. A delivery ends at a Ready that holds.
+	ReadyBlip time.Duration
 }
 
 // DefaultConfig returns the defaults.
 func DefaultConfig() Config {
-	return Config{IdleAfter: 10 * time.Minute, MaxWaiting: 10000, MaxClockStep: 5 * time.Minute}
+	return Config{IdleAfter: 10 * time.Minute, MaxWaiting: 10000, MaxClockStep: 5 * time.Minute, ReadyBlip: 10 * time.Second}
 }
 
 // maxAhead bounds the unconfirmed times a Machine remembers (the nearest).
@@ -245,6 +251,7 @@ func (m *Machine) apply(r *rule, ev *decode.Event, seq int64) error {
 		p.Name = name
 	}
 	r.apply(m.tables, p, ev, Stamp{T: ev.Time.UnixNano(), AuditID: ev.AuditID})
+	p.settleReady(int64(m.cfg.ReadyBlip))
 	p.touch(ev.Time.UnixNano())
 	m.Stats.Applied++
 	m.dirty[uid] = p

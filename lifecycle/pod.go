@@ -2,6 +2,7 @@ package lifecycle
 
 import (
 	"fmt"
+	"math"
 	"sort"
 	"strings"
 	"time"
@@ -152,8 +153,13 @@ type Pod struct {
 	Generations []Generation     `json:"gens,omitempty"`
 	ReadyImages map[string]Stamp `json:"rimg,omitempty"`
 	Grace       int64            `json:"dgrace,omitempty"` // grace period of the delete request
-	Spans       []SpanRef        `json:"spans,omitempty"`
-	LastSeen    int64            `json:"seen"` // latest event time, unix ns
+	// ReadyAt and UnreadyAt are the statuses seen showing the pod Ready,
+	// and not Ready, the earliest maxReadyObs of each: MarkReady is the
+	// first Ready no not-Ready follows within Config.ReadyBlip (settleReady).
+	ReadyAt   []Stamp   `json:"rdy,omitempty"`
+	UnreadyAt []int64   `json:"unrdy,omitempty"`
+	Spans     []SpanRef `json:"spans,omitempty"`
+	LastSeen  int64     `json:"seen"` // latest event time, unix ns
 	// Seq is the journal seq of the last event applied (ApplySeq): an
 	// event at or below it is already in this state and is skipped.
 	Seq int64 `json:"jseq,omitempty"`
@@ -463,4 +469,66 @@ func truncate(s string, n int) string {
 		n--
 	}
 	return s[:n] + "…"
+}
+
+// maxReadyObs bounds ReadyAt and UnreadyAt: a crash loop blips Ready once a
+// restart, and its first restarts are the ones that explain it.
+const maxReadyObs = 32
+
+// observeReady records a status's readiness: ready (a Ready that counts,
+// see statusRules), else the Ready condition c (nil: the status says
+// nothing of it).
+func (p *Pod) observeReady(ready bool, c *decode.Condition, at Stamp) {
+	switch {
+	case ready:
+		p.ReadyAt = insertSorted(p.ReadyAt, at, func(a, b Stamp) bool { return a != b && a.earlier(b) })
+	case c != nil && c.Status == "False":
+		p.UnreadyAt = insertSorted(p.UnreadyAt, at.T, func(a, b int64) bool { return a < b })
+	}
+}
+
+// insertSorted inserts v into the sorted set s, keeping its maxReadyObs
+// smallest elements.
+func insertSorted[T comparable](s []T, v T, less func(a, b T) bool) []T {
+	i := 0
+	for i < len(s) && less(s[i], v) {
+		i++
+	}
+	if (i < len(s) && s[i] == v) || i >= maxReadyObs {
+		return s
+	}
+	s = append(s[:i], append([]T{v}, s[i:]...)...)
+	if len(s) > maxReadyObs {
+		s = s[:maxReadyObs]
+	}
+	return s
+}
+
+// settleReady sets MarkReady to the first Ready that held: no status showed
+// the pod not Ready within blip after it, before a delete or eviction was
+// asked. A function of the statuses seen, whatever their order.
+func (p *Pod) settleReady(blip int64) {
+	if len(p.ReadyAt) == 0 {
+		return // a state saved before ReadyAt existed keeps its mark
+	}
+	stop := int64(math.MaxInt64)
+	for _, m := range []Mark{MarkDeleteRequested, MarkEvicted} {
+		if s := p.Marks[m]; s.Seen() && s.T < stop {
+			stop = s.T
+		}
+	}
+	p.Marks[MarkReady] = Stamp{}
+	for _, r := range p.ReadyAt {
+		held := true
+		for _, u := range p.UnreadyAt {
+			if u > r.T && u-r.T <= blip && u < stop {
+				held = false
+				break
+			}
+		}
+		if held {
+			p.Marks[MarkReady] = r
+			return
+		}
+	}
 }

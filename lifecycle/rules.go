@@ -42,7 +42,7 @@ func extractionRules() []rule {
 type tables struct {
 	extract []rule
 	status  []statusRule
-	events  map[string]Mark
+	events  map[string]eventMark
 }
 
 func newTables() *tables {
@@ -81,18 +81,29 @@ func statusRules() []statusRule {
 	}
 }
 
+// eventMark is the milestone an Event proves, when its message starts
+// with prefix.
+type eventMark struct {
+	mark   Mark
+	prefix string
+}
+
 // eventMarks maps a Kubernetes Event reason to the milestone it proves.
-func eventMarks() map[string]Mark {
-	return map[string]Mark{
-		"Scheduled":              MarkScheduled,
-		"SuccessfulAttachVolume": MarkVolumesMounted,
-		"SuccessfulMountVolume":  MarkVolumesMounted,
-		"Pulling":                MarkImagePulling,
-		"Pulled":                 MarkImagePulled,
-		"Created":                MarkContainersCreated,
-		"Started":                MarkContainersStarted,
-		"Killing":                MarkKilling,
-		"Evicted":                MarkEvicted,
+func eventMarks() map[string]eventMark {
+	return map[string]eventMark{
+		"Scheduled":              {mark: MarkScheduled},
+		"SuccessfulAttachVolume": {mark: MarkVolumesMounted},
+		"SuccessfulMountVolume":  {mark: MarkVolumesMounted},
+		"Pulling":                {mark: MarkImagePulling},
+		"Pulled":                 {mark: MarkImagePulled},
+		"Created":                {mark: MarkContainersCreated},
+		"Started":                {mark: MarkContainersStarted},
+		"Killing":                {mark: MarkKilling},
+		"Evicted":                {mark: MarkEvicted},
+		// the taint eviction controller deletes a pod whose node went
+		// unreachable or not ready (a plain delete, no pods/eviction); it
+		// says "Cancelling deletion" when the node came back in time
+		"TaintManagerEviction": {mark: MarkEvicted, prefix: "Marking for deletion"},
 	}
 }
 
@@ -209,8 +220,8 @@ func onEvent(t *tables, p *Pod, ev *decode.Event, at Stamp) {
 		Last:      at,
 	}
 	p.addFact(f)
-	if m, ok := t.events[e.Reason]; ok {
-		p.mark(m, at)
+	if m, ok := t.events[e.Reason]; ok && strings.HasPrefix(e.Message, m.prefix) {
+		p.mark(m.mark, at)
 	}
 	if e.Reason == "Scheduled" && p.Node == "" {
 		if i := strings.LastIndex(e.Message, " to "); i >= 0 {
@@ -310,7 +321,9 @@ func observePod(t *tables, p *Pod, pod *decode.Pod, at Stamp) {
 // observeStatus applies an observed pod status: milestones, facts, snapshot.
 func observeStatus(t *tables, p *Pod, st *decode.PodStatus, spec *decode.PodSpec, at Stamp) {
 	for _, r := range t.status {
-		if r.when(p, st, spec) {
+		if r.mark == MarkReady {
+			p.observeReady(r.when(p, st, spec), st.Condition("Ready"), at)
+		} else if r.when(p, st, spec) {
 			p.mark(r.mark, at)
 		}
 	}

@@ -59,6 +59,9 @@ type Options struct {
 	OTLPEndpoint string
 	// HollowKubelet adds node "hollow-node-0" run by the hollow kubelet.
 	HollowKubelet bool
+	// RealNode, if set, adds node "real-node-0": a real kubelet, containerd,
+	// runc and a bridge CNI network on this host.
+	RealNode *RealNode
 	// KWOKNodes is how many KWOK nodes to create ("kwok-node-0", ...).
 	// Zero means 2; negative means none.
 	KWOKNodes int
@@ -86,9 +89,10 @@ type Cluster struct {
 	// KubernetesVersion is the version kube-apiserver reports, e.g. "v1.34.10".
 	KubernetesVersion string
 
-	t     testing.TB
-	mu    sync.Mutex
-	procs []*daemon.Daemon // in start order
+	t        testing.TB
+	mu       sync.Mutex
+	procs    []*daemon.Daemon // in start order
+	realNode *realNode        // set once the real node starts
 }
 
 // Start brings a cluster up and registers its teardown with t.Cleanup. It
@@ -103,7 +107,7 @@ func Start(t testing.TB, opts Options) *Cluster {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bins, err := findBinaries(root, opts.HollowKubelet)
+	bins, err := findBinaries(root, opts)
 	if err != nil {
 		t.Skipf("control-plane binaries not available: %v; build them with e2e/build.sh (cold ≈ 20 min) or set PODTRACE_E2E_BIN", err)
 	}
@@ -136,6 +140,7 @@ func Start(t testing.TB, opts Options) *Cluster {
 // binaries are the absolute paths of the executables a cluster runs.
 type binaries struct {
 	etcd, apiserver, scheduler, controllerManager, kwok, hollowKubelet string
+	kubelet, containerd                                                string
 }
 
 // moduleRoot finds the e2e module's directory from the working directory,
@@ -160,7 +165,7 @@ func moduleRoot() (string, error) {
 
 // findBinaries locates the built binaries: $PODTRACE_E2E_BIN, else the cache
 // directory build.sh reports.
-func findBinaries(root string, hollow bool) (binaries, error) {
+func findBinaries(root string, opts Options) (binaries, error) {
 	dir := os.Getenv("PODTRACE_E2E_BIN")
 	if dir == "" {
 		out, err := exec.Command("bash", filepath.Join(root, "build.sh"), "--print-bin-dir").Output()
@@ -177,9 +182,13 @@ func findBinaries(root string, hollow bool) (binaries, error) {
 		kwok:              filepath.Join(dir, "kwok"),
 	}
 	need := []string{b.etcd, b.apiserver, b.scheduler, b.controllerManager, b.kwok}
-	if hollow {
+	if opts.HollowKubelet {
 		b.hollowKubelet = filepath.Join(dir, "hollow-kubelet")
 		need = append(need, b.hollowKubelet)
+	}
+	if opts.RealNode != nil {
+		b.kubelet, b.containerd = filepath.Join(dir, "kubelet"), filepath.Join(dir, "containerd")
+		need = append(need, b.kubelet, b.containerd, filepath.Join(dir, "containerd-shim-runc-v2"))
 	}
 	for _, p := range need {
 		if info, err := os.Stat(p); err != nil || info.Mode()&0o111 == 0 {
@@ -209,12 +218,12 @@ func (c *Cluster) start(ctx context.Context, bins binaries, opts Options) error 
 	if err := os.MkdirAll(logDir, 0o755); err != nil {
 		return fmt.Errorf("create log dir: %w", err)
 	}
-	ports, err := freePorts(7)
+	ports, err := freePorts(8)
 	if err != nil {
 		return err
 	}
-	etcdClient, etcdPeer, apiPort, schedPort, kcmPort, kwokPort, kubeletPort :=
-		ports[0], ports[1], ports[2], ports[3], ports[4], ports[5], ports[6]
+	etcdClient, etcdPeer, apiPort, schedPort, kcmPort, kwokPort, kubeletPort, realKubeletPort :=
+		ports[0], ports[1], ports[2], ports[3], ports[4], ports[5], ports[6], ports[7]
 	server := "https://127.0.0.1:" + strconv.Itoa(apiPort)
 
 	version, err := binaryVersion(bins.apiserver)
@@ -303,11 +312,16 @@ func (c *Cluster) start(ctx context.Context, bins binaries, opts Options) error 
 	); err != nil {
 		return err
 	}
-	if err := c.run("kube-controller-manager", logDir, nil, bins.controllerManager,
-		"--kubeconfig="+kubeconfigs[idControllerManager], "--leader-elect=false",
-		"--use-service-account-credentials=true", "--root-ca-file="+pki.caCert,
-		"--bind-address=127.0.0.1", "--secure-port="+strconv.Itoa(kcmPort),
-	); err != nil {
+	kcmArgs := []string{
+		"--kubeconfig=" + kubeconfigs[idControllerManager], "--leader-elect=false",
+		"--use-service-account-credentials=true", "--root-ca-file=" + pki.caCert,
+		"--bind-address=127.0.0.1", "--secure-port=" + strconv.Itoa(kcmPort),
+	}
+	if opts.RealNode != nil {
+		// a stopped kubelet's node goes NotReady within the test (default 50 s)
+		kcmArgs = append(kcmArgs, "--node-monitor-grace-period=30s")
+	}
+	if err := c.run("kube-controller-manager", logDir, nil, bins.controllerManager, kcmArgs...); err != nil {
 		return err
 	}
 
@@ -352,6 +366,11 @@ func (c *Cluster) start(ctx context.Context, bins binaries, opts Options) error 
 			return err
 		}
 		c.Nodes = append(c.Nodes, HollowNodeName)
+	}
+	if opts.RealNode != nil {
+		if err := c.startRealNode(ctx, bins, opts, logDir, kubeconfigs[idRealNode], realKubeletPort); err != nil {
+			return err
+		}
 	}
 	return c.waitReady(ctx)
 }
@@ -566,6 +585,13 @@ func (c *Cluster) Stop() error {
 		if err := procs[i].Stop(stopGrace); err != nil {
 			errs = append(errs, err)
 		}
+	}
+	c.mu.Lock()
+	n := c.realNode
+	c.realNode = nil
+	c.mu.Unlock()
+	if n != nil {
+		errs = append(errs, n.teardown())
 	}
 	return errors.Join(errs...)
 }

@@ -47,6 +47,7 @@ const (
 	idControllerManager = "controller-manager"
 	idKWOK              = "kwok"
 	idHollowNode        = "hollow-node"
+	idRealNode          = "real-node"
 )
 
 // newPKI creates a CA, a serving certificate for 127.0.0.1, a service-account
@@ -136,6 +137,7 @@ func newPKI(dir string, now time.Time) (*pki, error) {
 		// KWOK plays every fake node's kubelet; system:masters keeps RBAC out of its way.
 		{name: idKWOK, user: "kwok-controller", groups: []string{"system:masters"}},
 		{name: idHollowNode, user: "system:node:" + HollowNodeName, groups: []string{"system:nodes"}},
+		{name: idRealNode, user: "system:node:" + RealNodeName, groups: []string{"system:nodes"}},
 	} {
 		b := make([]byte, 16)
 		if _, err := rand.Read(b); err != nil {

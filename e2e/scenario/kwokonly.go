@@ -125,6 +125,11 @@ func Pod(name string) *corev1.Pod {
 
 // CreateDeployment creates a Deployment of pause pods labelled app=name.
 func CreateDeployment(ctx context.Context, client kubernetes.Interface, ns, name string, replicas int32) error {
+	return CreateDeploymentOf(ctx, client, ns, name, replicas, corev1.PodSpec{Containers: []corev1.Container{{Name: "pause", Image: PauseImage}}})
+}
+
+// CreateDeploymentOf creates a Deployment of pods of the spec labelled app=name.
+func CreateDeploymentOf(ctx context.Context, client kubernetes.Interface, ns, name string, replicas int32, spec corev1.PodSpec) error {
 	labels := map[string]string{appLabel: name}
 	d := &appsv1.Deployment{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels},
@@ -133,7 +138,7 @@ func CreateDeployment(ctx context.Context, client kubernetes.Interface, ns, name
 			Selector: &metav1.LabelSelector{MatchLabels: labels},
 			Template: corev1.PodTemplateSpec{
 				ObjectMeta: metav1.ObjectMeta{Labels: labels},
-				Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "pause", Image: PauseImage}}},
+				Spec:       spec,
 			},
 		},
 	}
