@@ -220,8 +220,9 @@ func (s *suite) realFailures(t *testing.T, im realImages) {
 			noProbe(p)
 			p.Spec.RestartPolicy = never
 		}), podtrace.OutcomeFailed, "ContainerExitedNonZero", podtrace.OwnerUser},
+		// running: a real crash loop's containers start, again and again
 		{withPod(realPod("crashloop", im.tool, "-exit-after", "0s", "-exit-code", "1"), noProbe),
-			podtrace.OutcomePending, "CrashLoopBackOff", podtrace.OwnerUser},
+			podtrace.OutcomeRunning, "CrashLoopBackOff", podtrace.OwnerUser},
 		{withPod(realPod("oom-killed", im.tool, "-alloc-mib", "256"), func(p *corev1.Pod) {
 			noProbe(p)
 			p.Spec.RestartPolicy = never
@@ -242,6 +243,22 @@ func (s *suite) realFailures(t *testing.T, im realImages) {
 			p.Spec.RestartPolicy = never
 			p.Spec.InitContainers = []corev1.Container{{Name: "setup", Image: im.tool, Args: []string{"-exit-after", "0s", "-exit-code", "2"}}}
 		}), podtrace.OutcomeFailed, "InitContainerFailed", podtrace.OwnerUser},
+		{withPod(realPod("command-missing", im.app), func(p *corev1.Pod) {
+			p.Spec.Containers[0].Command = []string{"/no-such-binary"}
+		}), "", "RunContainerError", podtrace.OwnerUser},
+		{withPod(realPod("runs-as-root", im.app), func(p *corev1.Pod) {
+			nonRoot := true
+			p.Spec.Containers[0].SecurityContext = &corev1.SecurityContext{RunAsNonRoot: &nonRoot}
+		}), podtrace.OutcomePending, "CreateContainerConfigError", podtrace.OwnerUser},
+		{withPod(realPod("hostpath-missing", im.app), func(p *corev1.Pod) {
+			dir := corev1.HostPathDirectory
+			p.Spec.Volumes = []corev1.Volume{{Name: "host", VolumeSource: corev1.VolumeSource{
+				HostPath: &corev1.HostPathVolumeSource{Path: "/no-such-dir-" + ns, Type: &dir}}}}
+			p.Spec.Containers[0].VolumeMounts = []corev1.VolumeMount{{Name: "host", MountPath: "/host"}}
+		}), podtrace.OutcomePending, "VolumeMountFailed", podtrace.OwnerPlatform},
+		{withPod(realPod("readiness-gate", im.app), func(p *corev1.Pod) {
+			p.Spec.ReadinessGates = []corev1.PodReadinessGate{{ConditionType: "podtrace.dev/never-set"}}
+		}), podtrace.OutcomeRunning, "ReadinessGateNotReady", podtrace.OwnerPlatform},
 		{withPod(realPod("sandbox-fails", im.app), func(p *corev1.Pod) {
 			rc := ns + "-broken"
 			p.Spec.RuntimeClassName = &rc

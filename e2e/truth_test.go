@@ -20,7 +20,7 @@ type groundTruth struct {
 	refused   map[string]string // auditID → message: refused pod creates (not 409)
 	nodes     map[string]string // uid → node of the accepted binding
 	deleted   map[string]bool   // uids with an accepted delete request
-	evicted   map[string]bool   // uids with an accepted eviction
+	evicted   map[string]bool   // uids with an accepted eviction, or deleted by taintEvictionUser
 }
 
 // readTruth reads the audit log at path into the ground truth of each of
@@ -88,7 +88,10 @@ func readTruth(t *testing.T, path string, namespaces ...string) map[string]*grou
 		case !ok(e):
 		case e.Verb == "create" && ref.Subresource == "binding" && e.RequestObject != nil:
 			g.nodes[uidOf(e)] = e.RequestObject.Target.Name
-		case e.Verb == "create" && ref.Subresource == "eviction":
+		case e.Verb == "create" && ref.Subresource == "eviction",
+			// the taint eviction controller (a node gone NotReady) deletes
+			// with a plain DELETE
+			e.Verb == "delete" && ref.Subresource == "" && e.User.Username == taintEvictionUser:
 			g.evicted[uidOf(e)] = true
 		case e.Verb == "delete" && ref.Subresource == "":
 			uid := uidOf(e)
@@ -249,3 +252,7 @@ func statusWrites(t *testing.T, path, ns, name string) (started, ready time.Time
 	}
 	return started, ready
 }
+
+// taintEvictionUser is who kube-controller-manager's taint eviction
+// controller deletes pods as (with --use-service-account-credentials).
+const taintEvictionUser = "system:serviceaccount:kube-system:node-controller"

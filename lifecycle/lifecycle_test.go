@@ -19,7 +19,7 @@ import (
 
 var update = flag.Bool("update", false, "rewrite golden files")
 
-var captures = []string{"kwok-only-v1.34.10", "mixed-kwok-hollowkubelet-v1.34.10"}
+var captures = []string{"kwok-only-v1.34.10", "mixed-kwok-hollowkubelet-v1.34.10", "realnode-v1.34.10"}
 
 // readEvents decodes every relevant event of a capture file.
 func readEvents(t testing.TB, path string) []*decode.Event {
