@@ -3,8 +3,10 @@ package traceexport_test
 import (
 	"bufio"
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -53,6 +55,7 @@ func getJSON(t *testing.T, url string, v any) int {
 	return resp.StatusCode
 }
 
+// postFile posts each line of the file (gzipped if it ends in .gz).
 func postFile(t *testing.T, url, contentType, path string) {
 	t.Helper()
 	f, err := os.Open(path)
@@ -60,7 +63,15 @@ func postFile(t *testing.T, url, contentType, path string) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	sc := bufio.NewScanner(f)
+	var r io.Reader = f
+	if strings.HasSuffix(path, ".gz") {
+		zr, err := gzip.NewReader(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r = zr
+	}
+	sc := bufio.NewScanner(r)
 	sc.Buffer(nil, 64<<20)
 	for sc.Scan() {
 		resp, err := http.Post(url, contentType, bytes.NewReader(sc.Bytes()))
@@ -153,5 +164,103 @@ func TestJaegerEndToEnd(t *testing.T) {
 		if !strings.Contains(" "+strings.Join(services.Data, " ")+" ", " "+svc+" ") {
 			t.Errorf("Jaeger services %v lack %s", services.Data, svc)
 		}
+	}
+}
+
+// realNode is the capture of e2e's TestRealNode: a real kubelet on
+// containerd 2.x, both tracing.
+const realNode = "../testdata/realnode-v1.34.10/"
+
+// On the real node's capture, through a real Jaeger: the delivery trace of
+// the healthy pod "traced" links the apiserver's, the kubelet's and
+// containerd's spans, and in the component traces Jaeger keeps, containerd's
+// CRI server spans are the children of the kubelet's CRI client spans.
+func TestJaegerRealNode(t *testing.T) {
+	j := jaegertest.Start(t)
+	otlpEndpoint, jaeger := "grpc://"+j.OTLPGRPC, j.Query
+	cfg := server.DefaultConfig()
+	cfg.HTTPAddr, cfg.OTLPGRPCAddr, cfg.OTLPHTTPAddr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
+	cfg.DB, cfg.Sync, cfg.Cluster = filepath.Join(t.TempDir(), "p.db"), "NORMAL", "e2e"
+	cfg.OTLPExport, cfg.OTLPExportDelay = otlpEndpoint, time.Second
+	cfg.OTLPForward = otlpEndpoint
+	s, err := server.Start(context.Background(), cfg, quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	postFile(t, "http://"+s.OTLPHTTPAddr()+"/v1/traces", "application/json", realNode+"otlp-raw.jsonl.gz")
+	postFile(t, "http://"+s.Addr()+"/audit", "application/json", realNode+"audit-webhook-batches.jsonl.gz")
+
+	var pods struct {
+		Items []struct {
+			Name string        `json:"name"`
+			UID  string        `json:"uid"`
+			Kind podtrace.Kind `json:"kind"`
+		} `json:"items"`
+	}
+	uid := ""
+	deadline := time.Now().Add(90 * time.Second)
+	for uid == "" {
+		getJSON(t, "http://"+s.Addr()+"/api/v1/pods?limit=1000", &pods)
+		for _, p := range pods.Items {
+			if p.Name == "traced" && p.Kind == podtrace.KindCreate {
+				uid = p.UID
+			}
+		}
+		if uid == "" && time.Now().After(deadline) {
+			t.Fatal("pod traced not in podtrace after 90s")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	tid := podtrace.TraceIDHex("e2e", uid, podtrace.KindCreate, 0)
+	var body struct {
+		Data []jaegerTrace `json:"data"`
+	}
+	for getJSON(t, jaeger+"/api/traces/"+tid, &body) != http.StatusOK || len(body.Data) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("trace %s not in Jaeger after 90s", tid)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	linked := map[string]bool{} // component trace ids the delivery links
+	for _, sp := range body.Data[0].Spans {
+		for _, r := range sp.References {
+			if r.RefType == "FOLLOWS_FROM" && r.TraceID != tid {
+				linked[r.TraceID] = true
+			}
+		}
+	}
+	// the component traces, as Jaeger keeps them: services, and who is whose child
+	services := map[string]int{}
+	nested := 0
+	for ctid := range linked {
+		var ct struct {
+			Data []jaegerTrace `json:"data"`
+		}
+		if getJSON(t, jaeger+"/api/traces/"+ctid, &ct) != http.StatusOK || len(ct.Data) == 0 {
+			continue
+		}
+		tr := ct.Data[0]
+		service := map[string]string{}
+		for _, sp := range tr.Spans {
+			service[sp.SpanID] = tr.Processes[sp.ProcessID].ServiceName
+			services[service[sp.SpanID]]++
+		}
+		for _, sp := range tr.Spans {
+			for _, r := range sp.References {
+				if r.RefType == "CHILD_OF" && service[sp.SpanID] == "containerd" && service[r.SpanID] == "kubelet" {
+					nested++
+				}
+			}
+		}
+	}
+	t.Logf("delivery trace %s in Jaeger links %d component traces: spans by service %v, %d containerd spans children of kubelet spans", tid, len(linked), services, nested)
+	for _, svc := range []string{"apiserver", "kubelet", "containerd"} {
+		if services[svc] == 0 {
+			t.Errorf("no %s span in the component traces the delivery links (%v)", svc, services)
+		}
+	}
+	if nested == 0 {
+		t.Error("no containerd span is the child of a kubelet span in Jaeger")
 	}
 }
