@@ -39,7 +39,8 @@ type Options struct {
 
 // Store is a podtrace.Store on PostgreSQL.
 type Store struct {
-	pool *pgxpool.Pool
+	pool  *pgxpool.Pool
+	codec *sqlstore.Codec
 }
 
 var _ podtrace.Store = (*Store)(nil)
@@ -87,7 +88,12 @@ func Open(ctx context.Context, dsn string, opt Options) (*Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("migrate store %s: %w", Redact(dsn), err)
 	}
-	return &Store{pool: pool}, nil
+	codec, err := sqlstore.NewCodec()
+	if err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return &Store{pool: pool, codec: codec}, nil
 }
 
 // migrate applies the embedded migrations not yet applied, each in its own
@@ -168,12 +174,12 @@ func (s *Store) AppendEvents(ctx context.Context, evs []podtrace.JournalEvent) (
 	}
 	n := len(evs)
 	clusters, keys, uids, nss, names := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-	times, bodies := make([]int64, n), make([][]byte, n)
+	times, bodies := make([]int64, n), s.codec.CompressBodies(evs)
 	locks := map[string]bool{}
 	for i := range evs {
 		e := &evs[i]
 		clusters[i], keys[i], uids[i], nss[i], names[i] = text(e.Cluster), text(e.Key), text(e.UID), text(e.Namespace), text(e.Name)
-		times[i], bodies[i] = e.Time.UnixNano(), e.Body
+		times[i] = e.Time.UnixNano()
 		locks[clusters[i]] = true
 	}
 	order := make([]string, 0, len(locks))
@@ -228,12 +234,12 @@ func (s *Store) EventsAfter(ctx context.Context, cluster string, after int64, li
 	if err != nil {
 		return nil, fmt.Errorf("read journal: %w", err)
 	}
-	return scanEvents(rows)
+	return s.scanEvents(rows)
 }
 
-func scanEvents(rows pgx.Rows) ([]podtrace.JournalEvent, error) {
+func (s *Store) scanEvents(rows pgx.Rows) ([]podtrace.JournalEvent, error) {
 	defer rows.Close()
-	return sqlstore.Events(rows)
+	return sqlstore.Events(rows, s.codec)
 }
 
 // Save implements podtrace.Store. Rows saved at a later journal position
@@ -563,7 +569,7 @@ func (s *Store) PodEvents(ctx context.Context, cluster, uid string) ([]podtrace.
 	if err != nil {
 		return nil, fmt.Errorf("pod events %s: %w", uid, err)
 	}
-	return scanEvents(rows)
+	return s.scanEvents(rows)
 }
 
 // ClaimReports claims closed records for this process: of replicas of one

@@ -56,9 +56,10 @@ type Store struct {
 	w        *sql.DB // the one writer connection
 	r        *sql.DB // readers
 	ck       *sql.DB // the checkpointer's connection
-	sync     string  // Options.Sync
-	saveSync string  // saves' and retention's: NORMAL at most
-	cur      string  // the writer's setting now; read and set holding it
+	codec    *sqlstore.Codec
+	sync     string // Options.Sync
+	saveSync string // saves' and retention's: NORMAL at most
+	cur      string // the writer's setting now; read and set holding it
 	stop     chan struct{}
 	done     chan struct{}
 	closing  sync.Once
@@ -106,7 +107,14 @@ func Open(ctx context.Context, path string, opt Options) (*Store, error) {
 		return nil, fmt.Errorf("open store %q: %w", path, err)
 	}
 	ck.SetMaxOpenConns(1)
-	s := &Store{w: w, r: r, ck: ck, sync: opt.Sync, saveSync: opt.Sync, cur: opt.Sync, stop: make(chan struct{}), done: make(chan struct{})}
+	codec, err := sqlstore.NewCodec()
+	if err != nil {
+		ck.Close()
+		r.Close()
+		w.Close()
+		return nil, err
+	}
+	s := &Store{w: w, r: r, ck: ck, codec: codec, sync: opt.Sync, saveSync: opt.Sync, cur: opt.Sync, stop: make(chan struct{}), done: make(chan struct{})}
 	if s.saveSync == "FULL" {
 		s.saveSync = "NORMAL"
 	}
@@ -274,12 +282,14 @@ func (s *Store) Close() error {
 	return errors.Join(s.ck.Close(), s.r.Close(), s.w.Close())
 }
 
-// AppendEvents implements podtrace.Store.
+// AppendEvents implements podtrace.Store. Bodies are compressed before the
+// write transaction starts.
 func (s *Store) AppendEvents(ctx context.Context, evs []podtrace.JournalEvent) ([]bool, error) {
 	added := make([]bool, len(evs))
 	if len(evs) == 0 {
 		return added, nil
 	}
+	bodies := s.codec.CompressBodies(evs)
 	tx, err := s.begin(ctx, s.sync)
 	if err != nil {
 		return nil, fmt.Errorf("append events: %w", err)
@@ -292,7 +302,7 @@ func (s *Store) AppendEvents(ctx context.Context, evs []podtrace.JournalEvent) (
 	defer st.Close()
 	for i := range evs {
 		e := &evs[i]
-		res, err := st.ExecContext(ctx, e.Cluster, e.Key, e.UID, e.Namespace, e.Name, e.Time.UnixNano(), e.Body)
+		res, err := st.ExecContext(ctx, e.Cluster, e.Key, e.UID, e.Namespace, e.Name, e.Time.UnixNano(), bodies[i])
 		if err != nil {
 			return nil, fmt.Errorf("append event %s: %w", e.Key, err)
 		}
@@ -313,12 +323,12 @@ func (s *Store) EventsAfter(ctx context.Context, cluster string, after int64, li
 	if err != nil {
 		return nil, fmt.Errorf("read journal: %w", err)
 	}
-	return scanEvents(rows)
+	return s.scanEvents(rows)
 }
 
-func scanEvents(rows *sql.Rows) ([]podtrace.JournalEvent, error) {
+func (s *Store) scanEvents(rows *sql.Rows) ([]podtrace.JournalEvent, error) {
 	defer rows.Close()
-	return sqlstore.Events(rows)
+	return sqlstore.Events(rows, s.codec)
 }
 
 // Save implements podtrace.Store. Records are encoded before the write
@@ -634,7 +644,7 @@ func (s *Store) PodEvents(ctx context.Context, cluster, uid string) ([]podtrace.
 	if err != nil {
 		return nil, fmt.Errorf("pod events %s: %w", uid, err)
 	}
-	return scanEvents(rows)
+	return s.scanEvents(rows)
 }
 
 // DeleteBefore implements podtrace.Store.

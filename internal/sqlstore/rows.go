@@ -19,8 +19,9 @@ type Rows interface {
 // EventColumns are the journal columns Events reads.
 const EventColumns = "seq, cluster, key, uid, namespace, name, time, body"
 
-// Events reads journal events from rows of EventColumns.
-func Events(rows Rows) ([]podtrace.JournalEvent, error) {
+// Events reads journal events from rows of EventColumns, their bodies
+// decompressed by c.
+func Events(rows Rows, c *Codec) ([]podtrace.JournalEvent, error) {
 	var out []podtrace.JournalEvent
 	for rows.Next() {
 		var e podtrace.JournalEvent
@@ -29,6 +30,11 @@ func Events(rows Rows) ([]podtrace.JournalEvent, error) {
 			return nil, fmt.Errorf("read journal: %w", err)
 		}
 		e.Time = time.Unix(0, t).UTC()
+		body, err := c.Decompress(e.Body)
+		if err != nil {
+			return nil, fmt.Errorf("read journal %s: %w", e.Key, err)
+		}
+		e.Body = body
 		out = append(out, e)
 	}
 	if err := rows.Err(); err != nil {
