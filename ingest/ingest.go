@@ -84,7 +84,7 @@ type Config struct {
 
 // DefaultConfig returns the defaults.
 func DefaultConfig() Config {
-	return Config{Cluster: "default", QueueEvents: 200_000, QueueBytes: 64 << 20, FlushInterval: 100 * time.Millisecond, FlushEvents: 100_000, SavePods: 32, Lifecycle: lifecycle.DefaultConfig()}
+	return Config{Cluster: "default", QueueEvents: 200_000, QueueBytes: 32 << 20, FlushInterval: 100 * time.Millisecond, FlushEvents: 100_000, SavePods: 32, Lifecycle: lifecycle.DefaultConfig()}
 }
 
 // EntryHandler is an Analyzer that owns a kind of journal entry other than

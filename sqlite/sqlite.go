@@ -84,8 +84,12 @@ func Open(ctx context.Context, path string, opt Options) (*Store, error) {
 		opt.CheckpointEvery = 100 * time.Millisecond
 	}
 	// temp_store in memory: the statement journal a save of records needs
-	// (their triggers keep component_traces) stays off the disk
-	w, err := sql.Open("sqlite", dsn("&_txlock=immediate&_pragma=temp_store(MEMORY)&_pragma=wal_autocheckpoint(0)"))
+	// (their triggers keep component_traces) stays off the disk. A page
+	// cache of 32 MiB (SQLite's default is 2 MiB) holds the journal's and
+	// the pods' index pages that random keys touch, and a transaction's
+	// dirty pages until its commit: with less, appends read index pages
+	// back from the file and spill pages to the log before they commit.
+	w, err := sql.Open("sqlite", dsn("&_txlock=immediate&_pragma=temp_store(MEMORY)&_pragma=wal_autocheckpoint(0)&_pragma=cache_size(-32768)"))
 	if err != nil {
 		return nil, fmt.Errorf("open store %q: %w", path, err)
 	}
