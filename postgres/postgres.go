@@ -250,7 +250,7 @@ func (s *Store) Save(ctx context.Context, c podtrace.Commit) error {
 		return r.Cluster + "\x00" + r.UID + "\x00" + string(r.Kind) + "\x00" + strconv.Itoa(r.Seq)
 	})
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		if err := savePods(ctx, tx, pods, c.Applied); err != nil {
+		if err := savePods(ctx, tx, pods, s.codec, c.Applied); err != nil {
 			return err
 		}
 		if err := saveRecords(ctx, tx, recs, c.Applied); err != nil {
@@ -302,7 +302,8 @@ func lastPerKey[T any](items []T, key func(*T) string) []T {
 	return out
 }
 
-func savePods(ctx context.Context, tx pgx.Tx, pods []podtrace.PodState, applied int64) error {
+// savePods saves pod states, their states compressed by codec.
+func savePods(ctx context.Context, tx pgx.Tx, pods []podtrace.PodState, codec *sqlstore.Codec, applied int64) error {
 	if len(pods) == 0 {
 		return nil
 	}
@@ -311,7 +312,7 @@ func savePods(ctx context.Context, tx pgx.Tx, pods []podtrace.PodState, applied 
 	created, seen, states := make([]int64, n), make([]int64, n), make([][]byte, n)
 	for i, p := range pods {
 		clusters[i], uids[i], nss[i], names[i] = text(p.Cluster), text(p.UID), text(p.Namespace), text(p.Name)
-		created[i], seen[i], states[i] = p.Created, p.LastSeen, p.State
+		created[i], seen[i], states[i] = p.Created, p.LastSeen, codec.Compress(nil, p.State)
 	}
 	_, err := tx.Exec(ctx, `INSERT INTO pods (cluster, uid, namespace, name, created, last_seen, state, applied)
 		SELECT c, u, ns, n, cr, ls, st, $8 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[], $7::bytea[]) AS p(c, u, ns, n, cr, ls, st)
@@ -476,6 +477,9 @@ func (s *Store) LoadPod(ctx context.Context, cluster, uid string) (podtrace.PodS
 		return p, podtrace.ErrNotFound
 	}
 	if err != nil {
+		return p, fmt.Errorf("load pod %s: %w", uid, err)
+	}
+	if p.State, err = s.codec.Decompress(p.State); err != nil {
 		return p, fmt.Errorf("load pod %s: %w", uid, err)
 	}
 	return p, nil

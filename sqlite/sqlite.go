@@ -335,8 +335,8 @@ func (s *Store) scanEvents(rows *sql.Rows) ([]podtrace.JournalEvent, error) {
 	return sqlstore.Events(rows, s.codec)
 }
 
-// Save implements podtrace.Store. Records are encoded before the write
-// transaction starts, to hold the one writer connection as briefly as
+// Save implements podtrace.Store. Records are encoded, and pod states
+// compressed, before the write transaction starts, to hold the one writer connection as briefly as
 // possible (the journal's appends wait for it).
 func (s *Store) Save(ctx context.Context, c podtrace.Commit) error {
 	values := make([][]any, len(c.Records))
@@ -346,6 +346,10 @@ func (s *Store) Save(ctx context.Context, c podtrace.Commit) error {
 			return fmt.Errorf("encode record %s: %w", c.Records[i].UID, err)
 		}
 		values[i] = append(recordValues(&c.Records[i]), body, c.Applied)
+	}
+	states := make([][]byte, len(c.Pods))
+	for i := range c.Pods {
+		states[i] = s.codec.Compress(nil, c.Pods[i].State)
 	}
 	tx, err := s.begin(ctx, s.saveSync)
 	if err != nil {
@@ -359,8 +363,8 @@ func (s *Store) Save(ctx context.Context, c podtrace.Commit) error {
 		if err != nil {
 			return fmt.Errorf("save pods: %w", err)
 		}
-		for _, p := range c.Pods {
-			if _, err := st.ExecContext(ctx, p.Cluster, p.UID, p.Namespace, p.Name, p.Created, p.LastSeen, p.State, c.Applied); err != nil {
+		for i, p := range c.Pods {
+			if _, err := st.ExecContext(ctx, p.Cluster, p.UID, p.Namespace, p.Name, p.Created, p.LastSeen, states[i], c.Applied); err != nil {
 				st.Close()
 				return fmt.Errorf("save pod %s: %w", p.UID, err)
 			}
@@ -546,6 +550,9 @@ func (s *Store) LoadPod(ctx context.Context, cluster, uid string) (podtrace.PodS
 		return p, podtrace.ErrNotFound
 	}
 	if err != nil {
+		return p, fmt.Errorf("load pod %s: %w", uid, err)
+	}
+	if p.State, err = s.codec.Decompress(p.State); err != nil {
 		return p, fmt.Errorf("load pod %s: %w", uid, err)
 	}
 	return p, nil
