@@ -253,7 +253,7 @@ func (s *Store) Save(ctx context.Context, c podtrace.Commit) error {
 		if err := savePods(ctx, tx, pods, s.codec, c.Applied); err != nil {
 			return err
 		}
-		if err := saveRecords(ctx, tx, recs, c.Applied); err != nil {
+		if err := saveRecords(ctx, tx, recs, s.codec, c.Applied); err != nil {
 			return err
 		}
 		if c.Partial {
@@ -325,7 +325,8 @@ func savePods(ctx context.Context, tx pgx.Tx, pods []podtrace.PodState, codec *s
 	return nil
 }
 
-func saveRecords(ctx context.Context, tx pgx.Tx, recs []podtrace.Record, applied int64) error {
+// saveRecords saves records, their bodies compressed by codec.
+func saveRecords(ctx context.Context, tx pgx.Tx, recs []podtrace.Record, codec *sqlstore.Codec, applied int64) error {
 	if len(recs) == 0 {
 		return nil
 	}
@@ -335,7 +336,7 @@ func saveRecords(ctx context.Context, tx pgx.Tx, recs []podtrace.Record, applied
 		if err != nil {
 			return fmt.Errorf("encode record %s: %w", recs[i].UID, err)
 		}
-		rr.add(&recs[i], body)
+		rr.add(&recs[i], codec.Compress(nil, body))
 	}
 	_, err := tx.Exec(ctx, `INSERT INTO records (cluster, uid, kind, seq, namespace, name, outcome, node, created, finished, codes, owners, trace_id,
 			brief, span_traces, body, applied)
@@ -532,7 +533,7 @@ func (s *Store) Records(ctx context.Context, f podtrace.RecordFilter) ([]podtrac
 		return nil, "", fmt.Errorf("list records: %w", err)
 	}
 	defer rows.Close()
-	return sqlstore.Records(rows, limit)
+	return sqlstore.Records(rows, limit, s.codec)
 }
 
 // Briefs implements podtrace.Store.

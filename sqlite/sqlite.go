@@ -335,8 +335,8 @@ func (s *Store) scanEvents(rows *sql.Rows) ([]podtrace.JournalEvent, error) {
 	return sqlstore.Events(rows, s.codec)
 }
 
-// Save implements podtrace.Store. Records are encoded, and pod states
-// compressed, before the write transaction starts, to hold the one writer connection as briefly as
+// Save implements podtrace.Store. Records are encoded, and records and pod
+// states compressed, before the write transaction starts, to hold the one writer connection as briefly as
 // possible (the journal's appends wait for it).
 func (s *Store) Save(ctx context.Context, c podtrace.Commit) error {
 	values := make([][]any, len(c.Records))
@@ -345,7 +345,7 @@ func (s *Store) Save(ctx context.Context, c podtrace.Commit) error {
 		if err != nil {
 			return fmt.Errorf("encode record %s: %w", c.Records[i].UID, err)
 		}
-		values[i] = append(recordValues(&c.Records[i]), body, c.Applied)
+		values[i] = append(recordValues(&c.Records[i]), s.codec.Compress(nil, body), c.Applied)
 	}
 	states := make([][]byte, len(c.Pods))
 	for i := range c.Pods {
@@ -607,7 +607,7 @@ func (s *Store) Records(ctx context.Context, f podtrace.RecordFilter) ([]podtrac
 		return nil, "", fmt.Errorf("list records: %w", err)
 	}
 	defer rows.Close()
-	return sqlstore.Records(rows, limit)
+	return sqlstore.Records(rows, limit, s.codec)
 }
 
 // Briefs implements podtrace.Store. The brief and every column a filter

@@ -10,7 +10,8 @@ import (
 	"github.com/podtrace/podtrace"
 )
 
-// Codec compresses the journal's bodies and the pods' saved states. A body is stored as one S2 block
+// Codec compresses the journal's bodies, the pods' saved states and the
+// records' bodies. A body is stored as one S2 block
 // (klauspost/compress/s2: pure Go, a few µs for a 3 kB event) behind a
 // marker byte, encoded against a dictionary of real audit events
 // (journal.s2dict: redacted events of the shipped captures, one of each

@@ -60,14 +60,19 @@ func Pods(rows Rows, like podtrace.PodState) ([]podtrace.PodState, error) {
 	return out, nil
 }
 
-// Records reads records from rows of one column, their JSON body,
-// selected with a limit one more than limit: it returns at most limit
-// records and the cursor of the page after them, "" when there is none.
-func Records(rows Rows, limit int) ([]podtrace.Record, string, error) {
+// Records reads records from rows of one column, their body (JSON,
+// compressed by c), selected with a limit one more than limit: it returns
+// at most limit records and the cursor of the page after them, "" when
+// there is none.
+func Records(rows Rows, limit int, c *Codec) ([]podtrace.Record, string, error) {
 	var out []podtrace.Record
 	for rows.Next() {
-		var body []byte
-		if err := rows.Scan(&body); err != nil {
+		var stored []byte
+		if err := rows.Scan(&stored); err != nil {
+			return nil, "", fmt.Errorf("list records: %w", err)
+		}
+		body, err := c.Decompress(stored)
+		if err != nil {
 			return nil, "", fmt.Errorf("list records: %w", err)
 		}
 		var r podtrace.Record
