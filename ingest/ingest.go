@@ -468,6 +468,17 @@ func (p *Pipeline) commit(ctx context.Context, group []submission) committed {
 	if total > 0 {
 		c.added, c.err = p.store.AppendEvents(ctx, c.js)
 	}
+	// the audit events' raw bytes are in the journal now (or refused with
+	// the group): waiting to be applied, they need only what was decoded
+	// from them (entries are applied from their bodies)
+	i := 0
+	for _, s := range group {
+		for _, ev := range s.batch.Events {
+			ev.Raw, c.js[i].Body = nil, nil
+			i++
+		}
+		i += len(s.batch.Entries)
+	}
 	for _, s := range group {
 		if s.reply != nil {
 			s.reply <- c.err
