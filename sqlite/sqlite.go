@@ -541,10 +541,13 @@ func (s *Store) Offset(ctx context.Context, source string) (int64, error) {
 	return s.progress(ctx, "offset/"+source)
 }
 
-// LoadPod implements podtrace.Store.
+// LoadPod implements podtrace.Store. It reads on a reader connection: the
+// pipeline asks for every pod it has not in memory (every new pod), and on
+// the writer connection each ask waited behind the journal's appends. A
+// reader sees every save committed before the ask.
 func (s *Store) LoadPod(ctx context.Context, cluster, uid string) (podtrace.PodState, error) {
 	p := podtrace.PodState{Cluster: cluster, UID: uid}
-	err := s.w.QueryRowContext(ctx, `SELECT namespace, name, created, last_seen, state FROM pods WHERE cluster = ? AND uid = ?`, cluster, uid).
+	err := s.r.QueryRowContext(ctx, `SELECT namespace, name, created, last_seen, state FROM pods WHERE cluster = ? AND uid = ?`, cluster, uid).
 		Scan(&p.Namespace, &p.Name, &p.Created, &p.LastSeen, &p.State)
 	if errors.Is(err, sql.ErrNoRows) {
 		return p, podtrace.ErrNotFound
@@ -571,9 +574,10 @@ func (s *Store) EventUID(ctx context.Context, cluster, key string) (string, erro
 	return uid, nil
 }
 
-// PodsNamed implements podtrace.Store.
+// PodsNamed implements podtrace.Store. It reads on a reader connection,
+// as LoadPod does.
 func (s *Store) PodsNamed(ctx context.Context, cluster, namespace, name string) ([]podtrace.PodState, error) {
-	rows, err := s.w.QueryContext(ctx, `SELECT uid, created, last_seen FROM pods WHERE cluster = ? AND namespace = ? AND name = ? ORDER BY created`, cluster, namespace, name)
+	rows, err := s.r.QueryContext(ctx, `SELECT uid, created, last_seen FROM pods WHERE cluster = ? AND namespace = ? AND name = ? ORDER BY created`, cluster, namespace, name)
 	if err != nil {
 		return nil, fmt.Errorf("pods named %s/%s: %w", namespace, name, err)
 	}
