@@ -57,9 +57,14 @@ func (f AnalyzerFunc) Analyze(p *lifecycle.Pod, recs []podtrace.Record, now time
 type Config struct {
 	Cluster string
 	// QueueEvents bounds the events accepted but not applied yet (waiting
-	// to be journaled, or journaled and waiting to be applied); beyond it
-	// non-blocking Enqueue fails with ErrOverloaded.
+	// to be journaled, or journaled and waiting to be applied), and
+	// QueueBytes their raw bytes (what the events hold in memory grows with
+	// them, and audit events differ in size by two orders of magnitude);
+	// beyond either, a non-blocking Enqueue fails with ErrOverloaded and a
+	// blocking one waits for room: a source that waits (a file replay) is
+	// held back, never buffered.
 	QueueEvents int
+	QueueBytes  int64
 	// FlushInterval is how often states and records are saved.
 	FlushInterval time.Duration
 	// FlushEvents saves early after this many applied events.
@@ -79,7 +84,7 @@ type Config struct {
 
 // DefaultConfig returns the defaults.
 func DefaultConfig() Config {
-	return Config{Cluster: "default", QueueEvents: 200_000, FlushInterval: 100 * time.Millisecond, FlushEvents: 100_000, SavePods: 32, Lifecycle: lifecycle.DefaultConfig()}
+	return Config{Cluster: "default", QueueEvents: 200_000, QueueBytes: 32 << 20, FlushInterval: 100 * time.Millisecond, FlushEvents: 100_000, SavePods: 32, Lifecycle: lifecycle.DefaultConfig()}
 }
 
 // EntryHandler is an Analyzer that owns a kind of journal entry other than
@@ -135,6 +140,7 @@ type Stats struct {
 	OpenPods   atomic.Int64 // pods in memory
 	Pods       atomic.Int64 // pods first seen since start
 	Queued     atomic.Int64 // events accepted and not applied yet
+	QueuedSize atomic.Int64 // their raw bytes
 	Errors     atomic.Int64 // store errors
 	ClockAhead atomic.Int64 // events too far ahead to move the event clock alone (lifecycle.Config.MaxClockStep)
 	Clock      atomic.Int64 // the event clock at the last save, unix ns
@@ -145,6 +151,7 @@ type Stats struct {
 
 type submission struct {
 	batch Batch
+	size  int64 // the batch's raw bytes (Batch.size)
 	reply chan error
 	fn    func(m *lifecycle.Machine) // set by Submit instead of batch/reply
 }
@@ -174,6 +181,8 @@ type Pipeline struct {
 	done      chan struct{}
 	stopOnce  sync.Once
 	Stats     Stats
+	roomMu    sync.Mutex
+	room      chan struct{} // closed (and replaced) when applied events leave the queue
 
 	// owned by the apply goroutine (and by Start before it runs)
 	applied   int64
@@ -190,7 +199,7 @@ func New(cfg Config, store podtrace.Store, analyzers []Analyzer, onClose func(p 
 	p := &Pipeline{
 		cfg: cfg, store: store, analyzers: analyzers, onClose: onClose, log: log,
 		subs: make(chan submission, 1024), applyq: make(chan committed, 16),
-		stop: make(chan struct{}), done: make(chan struct{}),
+		stop: make(chan struct{}), done: make(chan struct{}), room: make(chan struct{}),
 		offsets: map[string]int64{}, handlers: map[string]EntryHandler{},
 	}
 	for _, a := range analyzers {
@@ -247,46 +256,107 @@ func (p *Pipeline) Start(ctx context.Context) error {
 
 // Enqueue hands a batch to the pipeline. With block false it fails at once
 // with ErrOverloaded when the queue is full; with block true it waits for
-// room. The returned channel receives nil once the batch is durable in the
-// journal, or the error that stopped it.
+// room (the queue's bounds hold for both). The returned channel receives
+// nil once the batch is durable in the journal, or the error that stopped
+// it.
 func (p *Pipeline) Enqueue(ctx context.Context, b Batch, block bool) (<-chan error, error) {
 	if len(b.Entries) > 0 {
 		if _, ok := p.handlers[b.Kind]; !ok {
 			return nil, fmt.Errorf("ingest: no handler for entries of kind %q", b.Kind)
 		}
 	}
-	n := int64(len(b.Events) + len(b.Entries))
-	if !block && p.Stats.Queued.Load()+n > int64(p.cfg.QueueEvents) && p.Stats.Queued.Load() > 0 {
+	n, size := int64(len(b.Events)+len(b.Entries)), b.size()
+	if !block && p.full(n, size) {
 		p.Stats.Overloaded.Add(n)
 		return nil, ErrOverloaded
 	}
+	if block {
+		if err := p.waitRoom(ctx, n, size); err != nil {
+			return nil, err
+		}
+	}
 	reply := make(chan error, 1)
-	s := submission{batch: b, reply: reply}
+	s := submission{batch: b, size: size, reply: reply}
 	p.Stats.Queued.Add(n)
+	p.Stats.QueuedSize.Add(size)
 	if block {
 		select {
 		case p.subs <- s:
 		case <-ctx.Done():
-			p.Stats.Queued.Add(-n)
+			p.unqueue(n, size)
 			return nil, ctx.Err()
 		case <-p.stop:
-			p.Stats.Queued.Add(-n)
+			p.unqueue(n, size)
 			return nil, ErrClosed
 		}
 	} else {
 		select {
 		case p.subs <- s:
 		case <-p.stop:
-			p.Stats.Queued.Add(-n)
+			p.unqueue(n, size)
 			return nil, ErrClosed
 		default:
-			p.Stats.Queued.Add(-n)
+			p.unqueue(n, size)
 			p.Stats.Overloaded.Add(n)
 			return nil, ErrOverloaded
 		}
 	}
 	p.Stats.Enqueued.Add(n)
 	return reply, nil
+}
+
+// size is the raw bytes of the batch's events and entries: what the queue
+// bound counts.
+func (b *Batch) size() int64 {
+	var n int
+	for _, ev := range b.Events {
+		n += len(ev.Raw)
+	}
+	for i := range b.Entries {
+		n += len(b.Entries[i].Body)
+	}
+	return int64(n)
+}
+
+// full reports whether n more events of size raw bytes would pass a queue
+// bound. An empty queue takes any batch, so that one larger than the
+// bounds is not refused forever.
+func (p *Pipeline) full(n, size int64) bool {
+	queued := p.Stats.Queued.Load()
+	if queued <= 0 {
+		return false
+	}
+	return queued+n > int64(p.cfg.QueueEvents) || (p.cfg.QueueBytes > 0 && p.Stats.QueuedSize.Load()+size > p.cfg.QueueBytes)
+}
+
+// waitRoom waits until n events of size bytes fit in the queue.
+func (p *Pipeline) waitRoom(ctx context.Context, n, size int64) error {
+	for {
+		p.roomMu.Lock()
+		room := p.room
+		p.roomMu.Unlock()
+		if !p.full(n, size) {
+			return nil
+		}
+		select {
+		case <-room:
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-p.stop:
+			return ErrClosed
+		}
+	}
+}
+
+// unqueue takes events out of the queue (applied, or never let in) and
+// wakes the sources waiting for room.
+func (p *Pipeline) unqueue(n, size int64) {
+	p.Stats.Queued.Add(-n)
+	p.Stats.QueuedSize.Add(-size)
+	p.roomMu.Lock()
+	close(p.room)
+	p.room = make(chan struct{})
+	p.roomMu.Unlock()
 }
 
 // Submit hands fn to the pipeline goroutine, which runs it in turn with the
@@ -397,6 +467,17 @@ func (p *Pipeline) commit(ctx context.Context, group []submission) committed {
 	}
 	if total > 0 {
 		c.added, c.err = p.store.AppendEvents(ctx, c.js)
+	}
+	// the audit events' raw bytes are in the journal now (or refused with
+	// the group): waiting to be applied, they need only what was decoded
+	// from them (entries are applied from their bodies)
+	i := 0
+	for _, s := range group {
+		for _, ev := range s.batch.Events {
+			ev.Raw, c.js[i].Body = nil, nil
+			i++
+		}
+		i += len(s.batch.Entries)
 	}
 	for _, s := range group {
 		if s.reply != nil {
@@ -603,7 +684,7 @@ func (p *Pipeline) applyCommitted(c committed) {
 				p.offsets[k] = v
 			}
 		}
-		p.Stats.Queued.Add(-int64(n))
+		p.unqueue(int64(n), s.size)
 	}
 }
 

@@ -269,3 +269,87 @@ func TestFinishedOnceAcrossFailedSaves(t *testing.T) {
 	}
 	storetest.CheckRecords(t, raw, "c", evs)
 }
+
+// gatedStore is a real SQLite store whose journal appends wait until gate
+// is closed, and which notes the most raw bytes queued at any append.
+type gatedStore struct {
+	*sqlite.Store
+	gate   chan struct{}
+	p      atomic.Pointer[ingest.Pipeline]
+	queued atomic.Int64 // the most Stats.QueuedSize seen by an append
+}
+
+func (s *gatedStore) AppendEvents(ctx context.Context, evs []podtrace.JournalEvent) ([]bool, error) {
+	if p := s.p.Load(); p != nil {
+		if q := p.Stats.QueuedSize.Load(); q > s.queued.Load() {
+			s.queued.Store(q)
+		}
+	}
+	<-s.gate
+	return s.Store.AppendEvents(ctx, evs)
+}
+
+// TestBlockingEnqueueWaitsForRoom: a source that blocks (a file replay) is
+// held at the queue's byte bound instead of queueing past it, and one whose
+// context ends while it waits gets the context's error.
+func TestBlockingEnqueueWaitsForRoom(t *testing.T) {
+	ctx := context.Background()
+	evs := storetest.CaptureEvents(t)
+	raw, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "g.db"), sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	st := &gatedStore{Store: raw, gate: make(chan struct{})}
+	batches := [][]*decode.Event{evs[:10], evs[10:20], evs[20:30], evs[30:40]}
+	var bound int64
+	for _, ev := range evs[:20] {
+		bound += int64(len(ev.Raw))
+	}
+	cfg := ingest.DefaultConfig()
+	cfg.Cluster = "c"
+	cfg.QueueBytes = bound // room for the first two batches
+	p := ingest.New(cfg, st, nil, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	st.p.Store(p)
+	if err := p.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	for _, b := range batches[:2] {
+		if _, err := p.Enqueue(ctx, ingest.Batch{Events: b}, true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := p.Enqueue(cancelled, ingest.Batch{Events: batches[2]}, true); !errors.Is(err, context.Canceled) {
+		t.Fatalf("blocking Enqueue on a full queue with its context ended: %v, want context.Canceled", err)
+	}
+	if _, err := p.Enqueue(ctx, ingest.Batch{Events: batches[2]}, false); !errors.Is(err, ingest.ErrOverloaded) {
+		t.Fatalf("non-blocking Enqueue on a full queue: %v, want ErrOverloaded", err)
+	}
+	rest := make(chan error, 1)
+	go func() {
+		for _, b := range batches[2:] {
+			done, err := p.Enqueue(ctx, ingest.Batch{Events: b}, true)
+			if err == nil {
+				err = <-done
+			}
+			if err != nil {
+				rest <- err
+				return
+			}
+		}
+		rest <- nil
+	}()
+	close(st.gate)
+	if err := <-rest; err != nil {
+		t.Fatal(err)
+	}
+	if q := st.queued.Load(); q > bound {
+		t.Errorf("%d raw bytes queued at once, bound %d", q, bound)
+	}
+	if got := p.Stats.Enqueued.Load(); got != 40 {
+		t.Errorf("%d events enqueued, want 40", got)
+	}
+}

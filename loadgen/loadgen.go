@@ -44,7 +44,11 @@ type template struct {
 
 // FromAuditLog reads a capture's audit.log (JSON lines, one Event each;
 // gzip-compressed too).
-func FromAuditLog(path string) (*Generator, error) {
+func FromAuditLog(path string) (*Generator, error) { return FromAuditLogHead(path, 0) }
+
+// FromAuditLogHead reads the first n events of an audit log (all if n is
+// 0): enough of a large log to copy from.
+func FromAuditLogHead(path string, n int) (*Generator, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("loadgen: %w", err)
@@ -63,7 +67,7 @@ func FromAuditLog(path string) (*Generator, error) {
 	g := &Generator{BatchEvents: 400}
 	sc := bufio.NewScanner(src)
 	sc.Buffer(nil, 64<<20)
-	for sc.Scan() {
+	for (n <= 0 || len(g.events) < n) && sc.Scan() {
 		if l := bytes.TrimSpace(sc.Bytes()); len(l) > 0 && l[0] == '{' {
 			g.events = append(g.events, newTemplate(l))
 		}

@@ -39,7 +39,8 @@ type Options struct {
 
 // Store is a podtrace.Store on PostgreSQL.
 type Store struct {
-	pool *pgxpool.Pool
+	pool  *pgxpool.Pool
+	codec *sqlstore.Codec
 }
 
 var _ podtrace.Store = (*Store)(nil)
@@ -87,7 +88,12 @@ func Open(ctx context.Context, dsn string, opt Options) (*Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("migrate store %s: %w", Redact(dsn), err)
 	}
-	return &Store{pool: pool}, nil
+	codec, err := sqlstore.NewCodec()
+	if err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return &Store{pool: pool, codec: codec}, nil
 }
 
 // migrate applies the embedded migrations not yet applied, each in its own
@@ -168,12 +174,12 @@ func (s *Store) AppendEvents(ctx context.Context, evs []podtrace.JournalEvent) (
 	}
 	n := len(evs)
 	clusters, keys, uids, nss, names := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-	times, bodies := make([]int64, n), make([][]byte, n)
+	times, bodies := make([]int64, n), s.codec.CompressBodies(evs)
 	locks := map[string]bool{}
 	for i := range evs {
 		e := &evs[i]
 		clusters[i], keys[i], uids[i], nss[i], names[i] = text(e.Cluster), text(e.Key), text(e.UID), text(e.Namespace), text(e.Name)
-		times[i], bodies[i] = e.Time.UnixNano(), e.Body
+		times[i] = e.Time.UnixNano()
 		locks[clusters[i]] = true
 	}
 	order := make([]string, 0, len(locks))
@@ -228,12 +234,12 @@ func (s *Store) EventsAfter(ctx context.Context, cluster string, after int64, li
 	if err != nil {
 		return nil, fmt.Errorf("read journal: %w", err)
 	}
-	return scanEvents(rows)
+	return s.scanEvents(rows)
 }
 
-func scanEvents(rows pgx.Rows) ([]podtrace.JournalEvent, error) {
+func (s *Store) scanEvents(rows pgx.Rows) ([]podtrace.JournalEvent, error) {
 	defer rows.Close()
-	return sqlstore.Events(rows)
+	return sqlstore.Events(rows, s.codec)
 }
 
 // Save implements podtrace.Store. Rows saved at a later journal position
@@ -244,10 +250,10 @@ func (s *Store) Save(ctx context.Context, c podtrace.Commit) error {
 		return r.Cluster + "\x00" + r.UID + "\x00" + string(r.Kind) + "\x00" + strconv.Itoa(r.Seq)
 	})
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		if err := savePods(ctx, tx, pods, c.Applied); err != nil {
+		if err := savePods(ctx, tx, pods, s.codec, c.Applied); err != nil {
 			return err
 		}
-		if err := saveRecords(ctx, tx, recs, c.Applied); err != nil {
+		if err := saveRecords(ctx, tx, recs, s.codec, c.Applied); err != nil {
 			return err
 		}
 		if c.Partial {
@@ -296,7 +302,8 @@ func lastPerKey[T any](items []T, key func(*T) string) []T {
 	return out
 }
 
-func savePods(ctx context.Context, tx pgx.Tx, pods []podtrace.PodState, applied int64) error {
+// savePods saves pod states, their states compressed by codec.
+func savePods(ctx context.Context, tx pgx.Tx, pods []podtrace.PodState, codec *sqlstore.Codec, applied int64) error {
 	if len(pods) == 0 {
 		return nil
 	}
@@ -305,7 +312,7 @@ func savePods(ctx context.Context, tx pgx.Tx, pods []podtrace.PodState, applied 
 	created, seen, states := make([]int64, n), make([]int64, n), make([][]byte, n)
 	for i, p := range pods {
 		clusters[i], uids[i], nss[i], names[i] = text(p.Cluster), text(p.UID), text(p.Namespace), text(p.Name)
-		created[i], seen[i], states[i] = p.Created, p.LastSeen, p.State
+		created[i], seen[i], states[i] = p.Created, p.LastSeen, codec.Compress(nil, p.State)
 	}
 	_, err := tx.Exec(ctx, `INSERT INTO pods (cluster, uid, namespace, name, created, last_seen, state, applied)
 		SELECT c, u, ns, n, cr, ls, st, $8 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[], $7::bytea[]) AS p(c, u, ns, n, cr, ls, st)
@@ -318,7 +325,8 @@ func savePods(ctx context.Context, tx pgx.Tx, pods []podtrace.PodState, applied 
 	return nil
 }
 
-func saveRecords(ctx context.Context, tx pgx.Tx, recs []podtrace.Record, applied int64) error {
+// saveRecords saves records, their bodies compressed by codec.
+func saveRecords(ctx context.Context, tx pgx.Tx, recs []podtrace.Record, codec *sqlstore.Codec, applied int64) error {
 	if len(recs) == 0 {
 		return nil
 	}
@@ -328,7 +336,7 @@ func saveRecords(ctx context.Context, tx pgx.Tx, recs []podtrace.Record, applied
 		if err != nil {
 			return fmt.Errorf("encode record %s: %w", recs[i].UID, err)
 		}
-		rr.add(&recs[i], body)
+		rr.add(&recs[i], codec.Compress(nil, body))
 	}
 	_, err := tx.Exec(ctx, `INSERT INTO records (cluster, uid, kind, seq, namespace, name, outcome, node, created, finished, codes, owners, trace_id,
 			brief, span_traces, body, applied)
@@ -472,6 +480,9 @@ func (s *Store) LoadPod(ctx context.Context, cluster, uid string) (podtrace.PodS
 	if err != nil {
 		return p, fmt.Errorf("load pod %s: %w", uid, err)
 	}
+	if p.State, err = s.codec.Decompress(p.State); err != nil {
+		return p, fmt.Errorf("load pod %s: %w", uid, err)
+	}
 	return p, nil
 }
 
@@ -522,7 +533,7 @@ func (s *Store) Records(ctx context.Context, f podtrace.RecordFilter) ([]podtrac
 		return nil, "", fmt.Errorf("list records: %w", err)
 	}
 	defer rows.Close()
-	return sqlstore.Records(rows, limit)
+	return sqlstore.Records(rows, limit, s.codec)
 }
 
 // Briefs implements podtrace.Store.
@@ -563,7 +574,7 @@ func (s *Store) PodEvents(ctx context.Context, cluster, uid string) ([]podtrace.
 	if err != nil {
 		return nil, fmt.Errorf("pod events %s: %w", uid, err)
 	}
-	return scanEvents(rows)
+	return s.scanEvents(rows)
 }
 
 // ClaimReports claims closed records for this process: of replicas of one

@@ -16,7 +16,10 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/podtrace/podtrace"
+	"github.com/podtrace/podtrace/postgres"
 	"github.com/podtrace/podtrace/server"
+	"github.com/podtrace/podtrace/sqlite"
 	"github.com/podtrace/podtrace/storetest"
 )
 
@@ -164,6 +167,25 @@ func findSecrets(t *testing.T, where string, data []byte) {
 	}
 }
 
+// journalBodies checks the journal's bodies as a store reads them
+// (decompressed) and returns them.
+func journalBodies(t *testing.T, st podtrace.Store) []byte {
+	t.Helper()
+	evs, err := st.EventsAfter(context.Background(), server.DefaultConfig().Cluster, 0, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var all []byte
+	for _, e := range evs {
+		all = append(all, e.Body...)
+	}
+	if len(evs) == 0 || !bytes.Contains(all, []byte("DB_PASSWORD")) {
+		t.Fatal("the journal holds no pod event: the test proves nothing")
+	}
+	findSecrets(t, "the journal", all)
+	return all
+}
+
 // TestNoSecretsStoredSQLite reads every byte of the database files.
 func TestNoSecretsStoredSQLite(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "secrets.db")
@@ -179,6 +201,13 @@ func TestNoSecretsStoredSQLite(t *testing.T) {
 		findSecrets(t, filepath.Base(f), b)
 		all = append(all, b...)
 	}
+	// the journal's bodies are compressed in the files: read them too
+	st, err := sqlite.Open(context.Background(), db, sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	all = append(all, journalBodies(t, st)...)
 	// the test can fail: the pod and its uid are stored
 	if !bytes.Contains(all, []byte("5ec0e7a1-0000-4000-8000-000000000001")) || !bytes.Contains(all, []byte("DB_PASSWORD")) {
 		t.Fatal("the pod is not in the database: the test proves nothing")
@@ -229,6 +258,12 @@ func TestNoSecretsStoredPostgres(t *testing.T) {
 		findSecrets(t, "table "+table, data.Bytes())
 		all = append(all, data.Bytes()...)
 	}
+	st, err := postgres.Open(ctx, dsn, postgres.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	all = append(all, journalBodies(t, st)...)
 	if !bytes.Contains(all, []byte("5ec0e7a1-0000-4000-8000-000000000001")) || !bytes.Contains(all, []byte("DB_PASSWORD")) || !strings.Contains(strings.Join(tables, " "), "journal") {
 		t.Fatal("the pod is not in the database: the test proves nothing")
 	}

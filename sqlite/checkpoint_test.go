@@ -3,6 +3,7 @@ package sqlite_test
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"testing"
@@ -12,15 +13,17 @@ import (
 	"github.com/podtrace/podtrace/sqlite"
 )
 
-// appendMB journals about 1 MB (400 events of 2.5 kB) as batch i.
+// appendMB journals about 1 MB (400 events of 2.5 kB that do not
+// compress) as batch i.
 func appendMB(t *testing.T, st *sqlite.Store, i int) {
 	t.Helper()
-	body := make([]byte, 2500)
-	for j := range body {
-		body[j] = 'x'
-	}
+	rnd := rand.New(rand.NewPCG(uint64(i), 0))
 	evs := make([]podtrace.JournalEvent, 400)
 	for j := range evs {
+		body := make([]byte, 2500)
+		for k := range body {
+			body[k] = byte(rnd.Uint32())
+		}
 		key := fmt.Sprintf("b%d-e%d/ResponseComplete", i, j)
 		evs[j] = podtrace.JournalEvent{Cluster: "c", Key: key, UID: key, Time: time.Unix(0, int64(i*400+j)), Body: body}
 	}

@@ -56,9 +56,10 @@ type Store struct {
 	w        *sql.DB // the one writer connection
 	r        *sql.DB // readers
 	ck       *sql.DB // the checkpointer's connection
-	sync     string  // Options.Sync
-	saveSync string  // saves' and retention's: NORMAL at most
-	cur      string  // the writer's setting now; read and set holding it
+	codec    *sqlstore.Codec
+	sync     string // Options.Sync
+	saveSync string // saves' and retention's: NORMAL at most
+	cur      string // the writer's setting now; read and set holding it
 	stop     chan struct{}
 	done     chan struct{}
 	closing  sync.Once
@@ -83,8 +84,12 @@ func Open(ctx context.Context, path string, opt Options) (*Store, error) {
 		opt.CheckpointEvery = 100 * time.Millisecond
 	}
 	// temp_store in memory: the statement journal a save of records needs
-	// (their triggers keep component_traces) stays off the disk
-	w, err := sql.Open("sqlite", dsn("&_txlock=immediate&_pragma=temp_store(MEMORY)&_pragma=wal_autocheckpoint(0)"))
+	// (their triggers keep component_traces) stays off the disk. A page
+	// cache of 32 MiB (SQLite's default is 2 MiB) holds the journal's and
+	// the pods' index pages that random keys touch, and a transaction's
+	// dirty pages until its commit: with less, appends read index pages
+	// back from the file and spill pages to the log before they commit.
+	w, err := sql.Open("sqlite", dsn("&_txlock=immediate&_pragma=temp_store(MEMORY)&_pragma=wal_autocheckpoint(0)&_pragma=cache_size(-32768)"))
 	if err != nil {
 		return nil, fmt.Errorf("open store %q: %w", path, err)
 	}
@@ -106,7 +111,14 @@ func Open(ctx context.Context, path string, opt Options) (*Store, error) {
 		return nil, fmt.Errorf("open store %q: %w", path, err)
 	}
 	ck.SetMaxOpenConns(1)
-	s := &Store{w: w, r: r, ck: ck, sync: opt.Sync, saveSync: opt.Sync, cur: opt.Sync, stop: make(chan struct{}), done: make(chan struct{})}
+	codec, err := sqlstore.NewCodec()
+	if err != nil {
+		ck.Close()
+		r.Close()
+		w.Close()
+		return nil, err
+	}
+	s := &Store{w: w, r: r, ck: ck, codec: codec, sync: opt.Sync, saveSync: opt.Sync, cur: opt.Sync, stop: make(chan struct{}), done: make(chan struct{})}
 	if s.saveSync == "FULL" {
 		s.saveSync = "NORMAL"
 	}
@@ -274,12 +286,14 @@ func (s *Store) Close() error {
 	return errors.Join(s.ck.Close(), s.r.Close(), s.w.Close())
 }
 
-// AppendEvents implements podtrace.Store.
+// AppendEvents implements podtrace.Store. Bodies are compressed before the
+// write transaction starts.
 func (s *Store) AppendEvents(ctx context.Context, evs []podtrace.JournalEvent) ([]bool, error) {
 	added := make([]bool, len(evs))
 	if len(evs) == 0 {
 		return added, nil
 	}
+	bodies := s.codec.CompressBodies(evs)
 	tx, err := s.begin(ctx, s.sync)
 	if err != nil {
 		return nil, fmt.Errorf("append events: %w", err)
@@ -292,7 +306,7 @@ func (s *Store) AppendEvents(ctx context.Context, evs []podtrace.JournalEvent) (
 	defer st.Close()
 	for i := range evs {
 		e := &evs[i]
-		res, err := st.ExecContext(ctx, e.Cluster, e.Key, e.UID, e.Namespace, e.Name, e.Time.UnixNano(), e.Body)
+		res, err := st.ExecContext(ctx, e.Cluster, e.Key, e.UID, e.Namespace, e.Name, e.Time.UnixNano(), bodies[i])
 		if err != nil {
 			return nil, fmt.Errorf("append event %s: %w", e.Key, err)
 		}
@@ -313,16 +327,16 @@ func (s *Store) EventsAfter(ctx context.Context, cluster string, after int64, li
 	if err != nil {
 		return nil, fmt.Errorf("read journal: %w", err)
 	}
-	return scanEvents(rows)
+	return s.scanEvents(rows)
 }
 
-func scanEvents(rows *sql.Rows) ([]podtrace.JournalEvent, error) {
+func (s *Store) scanEvents(rows *sql.Rows) ([]podtrace.JournalEvent, error) {
 	defer rows.Close()
-	return sqlstore.Events(rows)
+	return sqlstore.Events(rows, s.codec)
 }
 
-// Save implements podtrace.Store. Records are encoded before the write
-// transaction starts, to hold the one writer connection as briefly as
+// Save implements podtrace.Store. Records are encoded, and records and pod
+// states compressed, before the write transaction starts, to hold the one writer connection as briefly as
 // possible (the journal's appends wait for it).
 func (s *Store) Save(ctx context.Context, c podtrace.Commit) error {
 	values := make([][]any, len(c.Records))
@@ -331,7 +345,11 @@ func (s *Store) Save(ctx context.Context, c podtrace.Commit) error {
 		if err != nil {
 			return fmt.Errorf("encode record %s: %w", c.Records[i].UID, err)
 		}
-		values[i] = append(recordValues(&c.Records[i]), body, c.Applied)
+		values[i] = append(recordValues(&c.Records[i]), s.codec.Compress(nil, body), c.Applied)
+	}
+	states := make([][]byte, len(c.Pods))
+	for i := range c.Pods {
+		states[i] = s.codec.Compress(nil, c.Pods[i].State)
 	}
 	tx, err := s.begin(ctx, s.saveSync)
 	if err != nil {
@@ -345,8 +363,8 @@ func (s *Store) Save(ctx context.Context, c podtrace.Commit) error {
 		if err != nil {
 			return fmt.Errorf("save pods: %w", err)
 		}
-		for _, p := range c.Pods {
-			if _, err := st.ExecContext(ctx, p.Cluster, p.UID, p.Namespace, p.Name, p.Created, p.LastSeen, p.State, c.Applied); err != nil {
+		for i, p := range c.Pods {
+			if _, err := st.ExecContext(ctx, p.Cluster, p.UID, p.Namespace, p.Name, p.Created, p.LastSeen, states[i], c.Applied); err != nil {
 				st.Close()
 				return fmt.Errorf("save pod %s: %w", p.UID, err)
 			}
@@ -523,15 +541,21 @@ func (s *Store) Offset(ctx context.Context, source string) (int64, error) {
 	return s.progress(ctx, "offset/"+source)
 }
 
-// LoadPod implements podtrace.Store.
+// LoadPod implements podtrace.Store. It reads on a reader connection: the
+// pipeline asks for every pod it has not in memory (every new pod), and on
+// the writer connection each ask waited behind the journal's appends. A
+// reader sees every save committed before the ask.
 func (s *Store) LoadPod(ctx context.Context, cluster, uid string) (podtrace.PodState, error) {
 	p := podtrace.PodState{Cluster: cluster, UID: uid}
-	err := s.w.QueryRowContext(ctx, `SELECT namespace, name, created, last_seen, state FROM pods WHERE cluster = ? AND uid = ?`, cluster, uid).
+	err := s.r.QueryRowContext(ctx, `SELECT namespace, name, created, last_seen, state FROM pods WHERE cluster = ? AND uid = ?`, cluster, uid).
 		Scan(&p.Namespace, &p.Name, &p.Created, &p.LastSeen, &p.State)
 	if errors.Is(err, sql.ErrNoRows) {
 		return p, podtrace.ErrNotFound
 	}
 	if err != nil {
+		return p, fmt.Errorf("load pod %s: %w", uid, err)
+	}
+	if p.State, err = s.codec.Decompress(p.State); err != nil {
 		return p, fmt.Errorf("load pod %s: %w", uid, err)
 	}
 	return p, nil
@@ -550,9 +574,10 @@ func (s *Store) EventUID(ctx context.Context, cluster, key string) (string, erro
 	return uid, nil
 }
 
-// PodsNamed implements podtrace.Store.
+// PodsNamed implements podtrace.Store. It reads on a reader connection,
+// as LoadPod does.
 func (s *Store) PodsNamed(ctx context.Context, cluster, namespace, name string) ([]podtrace.PodState, error) {
-	rows, err := s.w.QueryContext(ctx, `SELECT uid, created, last_seen FROM pods WHERE cluster = ? AND namespace = ? AND name = ? ORDER BY created`, cluster, namespace, name)
+	rows, err := s.r.QueryContext(ctx, `SELECT uid, created, last_seen FROM pods WHERE cluster = ? AND namespace = ? AND name = ? ORDER BY created`, cluster, namespace, name)
 	if err != nil {
 		return nil, fmt.Errorf("pods named %s/%s: %w", namespace, name, err)
 	}
@@ -586,7 +611,7 @@ func (s *Store) Records(ctx context.Context, f podtrace.RecordFilter) ([]podtrac
 		return nil, "", fmt.Errorf("list records: %w", err)
 	}
 	defer rows.Close()
-	return sqlstore.Records(rows, limit)
+	return sqlstore.Records(rows, limit, s.codec)
 }
 
 // Briefs implements podtrace.Store. The brief and every column a filter
@@ -634,7 +659,7 @@ func (s *Store) PodEvents(ctx context.Context, cluster, uid string) ([]podtrace.
 	if err != nil {
 		return nil, fmt.Errorf("pod events %s: %w", uid, err)
 	}
-	return scanEvents(rows)
+	return s.scanEvents(rows)
 }
 
 // DeleteBefore implements podtrace.Store.

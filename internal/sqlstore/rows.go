@@ -19,8 +19,9 @@ type Rows interface {
 // EventColumns are the journal columns Events reads.
 const EventColumns = "seq, cluster, key, uid, namespace, name, time, body"
 
-// Events reads journal events from rows of EventColumns.
-func Events(rows Rows) ([]podtrace.JournalEvent, error) {
+// Events reads journal events from rows of EventColumns, their bodies
+// decompressed by c.
+func Events(rows Rows, c *Codec) ([]podtrace.JournalEvent, error) {
 	var out []podtrace.JournalEvent
 	for rows.Next() {
 		var e podtrace.JournalEvent
@@ -29,6 +30,11 @@ func Events(rows Rows) ([]podtrace.JournalEvent, error) {
 			return nil, fmt.Errorf("read journal: %w", err)
 		}
 		e.Time = time.Unix(0, t).UTC()
+		body, err := c.Decompress(e.Body)
+		if err != nil {
+			return nil, fmt.Errorf("read journal %s: %w", e.Key, err)
+		}
+		e.Body = body
 		out = append(out, e)
 	}
 	if err := rows.Err(); err != nil {
@@ -54,14 +60,19 @@ func Pods(rows Rows, like podtrace.PodState) ([]podtrace.PodState, error) {
 	return out, nil
 }
 
-// Records reads records from rows of one column, their JSON body,
-// selected with a limit one more than limit: it returns at most limit
-// records and the cursor of the page after them, "" when there is none.
-func Records(rows Rows, limit int) ([]podtrace.Record, string, error) {
+// Records reads records from rows of one column, their body (JSON,
+// compressed by c), selected with a limit one more than limit: it returns
+// at most limit records and the cursor of the page after them, "" when
+// there is none.
+func Records(rows Rows, limit int, c *Codec) ([]podtrace.Record, string, error) {
 	var out []podtrace.Record
 	for rows.Next() {
-		var body []byte
-		if err := rows.Scan(&body); err != nil {
+		var stored []byte
+		if err := rows.Scan(&stored); err != nil {
+			return nil, "", fmt.Errorf("list records: %w", err)
+		}
+		body, err := c.Decompress(stored)
+		if err != nil {
 			return nil, "", fmt.Errorf("list records: %w", err)
 		}
 		var r podtrace.Record
