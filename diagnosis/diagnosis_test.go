@@ -113,12 +113,6 @@ func TestCaptures(t *testing.T) {
 		t.Run(set, func(t *testing.T) {
 			m := replayFile(t, filepath.Join("..", "testdata", set, "audit.log"))
 			e := engine(t, 0)
-			type row struct {
-				Pod      string             `json:"pod"`
-				Kind     podtrace.Kind      `json:"kind"`
-				Outcome  podtrace.Outcome   `json:"outcome"`
-				Findings []podtrace.Finding `json:"findings"`
-			}
 			var rows []row
 			byName := map[string][]row{}
 			for _, p := range m.Dirty() {
@@ -155,6 +149,14 @@ func TestCaptures(t *testing.T) {
 			golden(t, filepath.Join("testdata", "golden", set+".json"), rows)
 		})
 	}
+}
+
+// row is one delivery's findings in a capture's golden file.
+type row struct {
+	Pod      string             `json:"pod"`
+	Kind     podtrace.Kind      `json:"kind"`
+	Outcome  podtrace.Outcome   `json:"outcome"`
+	Findings []podtrace.Finding `json:"findings"`
 }
 
 func golden(t *testing.T, path string, v any) {

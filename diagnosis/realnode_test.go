@@ -60,12 +60,6 @@ func TestRealNodeCapture(t *testing.T) {
 		"slow-pull":          {podtrace.KindCreate, podtrace.OutcomeReady, "ImagePullSlow", podtrace.OwnerPlatform},
 		"on-lost-node":       {podtrace.KindDelete, podtrace.OutcomeEvicted, "Evicted", podtrace.OwnerPlatform},
 	}
-	type row struct {
-		Pod      string             `json:"pod"`
-		Kind     podtrace.Kind      `json:"kind"`
-		Outcome  podtrace.Outcome   `json:"outcome"`
-		Findings []podtrace.Finding `json:"findings"`
-	}
 	var rows []row
 	found := map[string]bool{}
 	kubeletCodes := map[string]bool{}

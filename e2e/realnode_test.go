@@ -276,17 +276,7 @@ func (s *suite) realFailures(t *testing.T, im realImages) {
 		p := created[i]
 		t.Run(p.Name, func(t *testing.T) {
 			t.Parallel()
-			got := s.pod(t, ctx, string(p.UID), c.code+" owned by the "+string(c.owner), func(ap api.Pod) error {
-				r, err := delivery(ap, podtrace.KindCreate)
-				if err != nil {
-					return err
-				}
-				if c.outcome != "" && r.Outcome != c.outcome {
-					return fmt.Errorf("outcome %s, want %s", r.Outcome, c.outcome)
-				}
-				return firstFinding(r, c.code, c.owner)
-			})
-			r, _ := delivery(got, podtrace.KindCreate)
+			r := s.finding(t, ctx, string(p.UID), podtrace.KindCreate, c.outcome, c.code, c.owner)
 			t.Logf("%s: %s: %s", p.Name, r.Diagnosis[0].Code, r.Diagnosis[0].Message)
 		})
 	}
@@ -305,16 +295,7 @@ func (s *suite) realSlowPull(t *testing.T, im realImages) {
 	if err := scenario.WaitPodReady(ctx, s.c.Client, ns, p.Name); err != nil {
 		t.Fatal(err)
 	}
-	s.pod(t, ctx, string(p.UID), "ready, ImagePullSlow owned by the platform", func(ap api.Pod) error {
-		r, err := delivery(ap, podtrace.KindCreate)
-		if err != nil {
-			return err
-		}
-		if r.Outcome != podtrace.OutcomeReady {
-			return fmt.Errorf("outcome %s, want ready", r.Outcome)
-		}
-		return firstFinding(r, "ImagePullSlow", podtrace.OwnerPlatform)
-	})
+	s.finding(t, ctx, string(p.UID), podtrace.KindCreate, podtrace.OutcomeReady, "ImagePullSlow", podtrace.OwnerPlatform)
 }
 
 // realDelete: a pod that honours SIGTERM and one that ignores it are

@@ -369,16 +369,7 @@ func (s *suite) untoleratedTaint(t *testing.T) {
 	if err := scenario.WaitEvents(ctx, s.c.Client, ns, "FailedScheduling", 1); err != nil {
 		t.Fatal(err)
 	}
-	s.pod(t, ctx, string(pod.UID), "pending with UntoleratedTaint owned by the platform", func(p api.Pod) error {
-		r, err := delivery(p, podtrace.KindCreate)
-		if err != nil {
-			return err
-		}
-		if r.Outcome != podtrace.OutcomePending {
-			return fmt.Errorf("outcome %s, want pending", r.Outcome)
-		}
-		return firstFinding(r, "UntoleratedTaint", podtrace.OwnerPlatform)
-	})
+	s.finding(t, ctx, string(pod.UID), podtrace.KindCreate, podtrace.OutcomePending, "UntoleratedTaint", podtrace.OwnerPlatform)
 	if err := scenario.DeletePod(ctx, s.c.Client, ns, pod.Name); err != nil {
 		t.Fatal(err)
 	}

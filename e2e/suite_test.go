@@ -222,6 +222,25 @@ func delivery(p api.Pod, kind podtrace.Kind) (podtrace.Record, error) {
 	return podtrace.Record{}, fmt.Errorf("pod %s has no %s delivery", p.Name, kind)
 }
 
+// finding polls the pod's delivery of the kind until it has the outcome
+// (any, if empty) and code as its root finding, owned by owner, and
+// returns it.
+func (s *suite) finding(t *testing.T, ctx context.Context, uid string, kind podtrace.Kind, outcome podtrace.Outcome, code string, owner podtrace.Owner) podtrace.Record {
+	t.Helper()
+	p := s.pod(t, ctx, uid, fmt.Sprintf("%s delivery %s with %s owned by the %s", kind, cmp.Or(outcome, "(any outcome)"), code, owner), func(p api.Pod) error {
+		r, err := delivery(p, kind)
+		if err != nil {
+			return err
+		}
+		if outcome != "" && r.Outcome != outcome {
+			return fmt.Errorf("outcome %s, want %s", r.Outcome, outcome)
+		}
+		return firstFinding(r, code, owner)
+	})
+	r, _ := delivery(p, kind)
+	return r
+}
+
 // firstFinding checks the record's root finding: code and owner.
 func firstFinding(r podtrace.Record, code string, owner podtrace.Owner) error {
 	if len(r.Diagnosis) == 0 {

@@ -85,14 +85,13 @@ func postFile(t *testing.T, url, contentType, path string) {
 	}
 }
 
-// End to end: podtrace serve receives the capture as the apiserver and the
-// kubelet sent it (audit webhook batches, OTLP/HTTP JSON), forwards the
-// component spans to a real Jaeger and exports each closed delivery to it;
-// Jaeger's query API serves the pod's trace with its phases and the links to
-// its component spans, and the component spans themselves.
-func TestJaegerEndToEnd(t *testing.T) {
+// serveToJaeger starts a real Jaeger and a podtrace serve (cluster "e2e")
+// that forwards component spans to it and exports each closed delivery to
+// it a second after it closed; it returns the server and Jaeger's query URL.
+func serveToJaeger(t *testing.T) (*server.Server, string) {
+	t.Helper()
 	j := jaegertest.Start(t)
-	otlpEndpoint, jaeger := "grpc://"+j.OTLPGRPC, j.Query
+	otlpEndpoint := "grpc://" + j.OTLPGRPC
 	cfg := server.DefaultConfig()
 	cfg.HTTPAddr, cfg.OTLPGRPCAddr, cfg.OTLPHTTPAddr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
 	cfg.DB, cfg.Sync, cfg.Cluster = filepath.Join(t.TempDir(), "p.db"), "NORMAL", "e2e"
@@ -102,7 +101,17 @@ func TestJaegerEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
+	t.Cleanup(func() { s.Close() })
+	return s, j.Query
+}
+
+// End to end: podtrace serve receives the capture as the apiserver and the
+// kubelet sent it (audit webhook batches, OTLP/HTTP JSON), forwards the
+// component spans to a real Jaeger and exports each closed delivery to it;
+// Jaeger's query API serves the pod's trace with its phases and the links to
+// its component spans, and the component spans themselves.
+func TestJaegerEndToEnd(t *testing.T) {
+	s, jaeger := serveToJaeger(t)
 	// spans first: they wait for their pods, so each delivery has its spans
 	// when it closes, however slow this machine is (TestExportCapture covers
 	// spans arriving after the delivery closed)
@@ -176,18 +185,7 @@ const realNode = "../testdata/realnode-v1.34.10/"
 // containerd's spans, and in the component traces Jaeger keeps, containerd's
 // CRI server spans are the children of the kubelet's CRI client spans.
 func TestJaegerRealNode(t *testing.T) {
-	j := jaegertest.Start(t)
-	otlpEndpoint, jaeger := "grpc://"+j.OTLPGRPC, j.Query
-	cfg := server.DefaultConfig()
-	cfg.HTTPAddr, cfg.OTLPGRPCAddr, cfg.OTLPHTTPAddr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
-	cfg.DB, cfg.Sync, cfg.Cluster = filepath.Join(t.TempDir(), "p.db"), "NORMAL", "e2e"
-	cfg.OTLPExport, cfg.OTLPExportDelay = otlpEndpoint, time.Second
-	cfg.OTLPForward = otlpEndpoint
-	s, err := server.Start(context.Background(), cfg, quiet())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s, jaeger := serveToJaeger(t)
 	postFile(t, "http://"+s.OTLPHTTPAddr()+"/v1/traces", "application/json", realNode+"otlp-raw.jsonl.gz")
 	postFile(t, "http://"+s.Addr()+"/audit", "application/json", realNode+"audit-webhook-batches.jsonl.gz")
 
