@@ -36,6 +36,8 @@ const (
 	appPort = 8080
 	// realGrace is the real pods' termination grace period.
 	realGrace = 5
+	// the test registry's credentials for its private/ repositories
+	registryUser, registryPassword = "e2e", "s3cret-pull"
 )
 
 // realImages are the references of the images pushed to the test registry.
@@ -60,7 +62,7 @@ func TestRealNode(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end")
 	}
-	reg := registry.Start(t, registry.Options{User: "e2e", Password: "s3cret-pull", SlowPull: slowPull})
+	reg := registry.Start(t, registry.Options{User: registryUser, Password: registryPassword, SlowPull: slowPull})
 	pt := instance.Start(t, instance.Options{Config: realNodeConfig})
 	images := pushImages(t, reg)
 	// the tee keeps a copy of what the cluster sends, for $PODTRACE_E2E_CAPTURE
@@ -442,4 +444,52 @@ func (s *suite) realNodeLost(t *testing.T, im realImages) {
 	})
 	r, _ := delivery(got, podtrace.KindDelete)
 	t.Logf("%s: delete %s after %s: %s: %s", p.Name, r.Outcome, r.Finished.Sub(r.Created), r.Diagnosis[0].Code, r.Diagnosis[0].Message)
+}
+
+// oneAddressCNI is a bridge network whose range holds one pod address (a
+// /30: the network, the bridge's gateway, one pod, broadcast).
+const oneAddressCNI = `{"cniVersion": "1.0.0", "name": "podtrace-e2e-one", "plugins": [
+  {"type": "bridge", "bridge": "%BRIDGE%", "isGateway": true, "ipMasq": false,
+   "ipam": {"type": "host-local", "ranges": [[{"subnet": "10.249.0.0/30"}]], "dataDir": "%IPAM%"}}]}`
+
+// TestRealNodeIPExhausted: on a real node whose pod network has one
+// address, the first pod takes it and becomes Ready; the second cannot get
+// an address (containerd's CNI call fails in host-local), and podtrace says
+// IPAllocationFailed, the platform's, on it and nothing on the first.
+func TestRealNodeIPExhausted(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	reg := registry.Start(t, registry.Options{User: registryUser, Password: registryPassword})
+	pt := instance.Start(t, instance.Options{Config: realNodeConfig})
+	images := pushImages(t, reg)
+	c := cluster.Start(t, cluster.Options{
+		AuditWebhookURL: pt.URL + "/audit", KWOKNodes: -1,
+		RealNode: &cluster.RealNode{SandboxImage: images.registry + "/pause:3.10",
+			PlainHTTPRegistries: []string{images.registry}, CNIConfig: oneAddressCNI},
+	})
+	s := &suite{pt: pt, c: c, slow: realSlowDelivery}
+	ctx := s.context(t)
+	ns := s.namespace(t, ctx, "realip-")
+	first, err := scenario.CreatePods(ctx, c.Client, ns, realPod("first", images.app))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := scenario.WaitPodReady(ctx, c.Client, ns, first[0].Name); err != nil {
+		t.Fatal(err)
+	}
+	second, err := scenario.CreatePods(ctx, c.Client, ns, realPod("second", images.app))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := s.finding(t, ctx, string(second[0].UID), podtrace.KindCreate, podtrace.OutcomePending, "IPAllocationFailed", podtrace.OwnerPlatform)
+	t.Logf("second: %s", r.Diagnosis[0].Message)
+	s.records(t, ctx, ns, "the first pod ready without findings", func(d deliveries) error {
+		_, err := d.expect(podtrace.KindCreate, first[0], podtrace.OutcomeReady)
+		return err
+	})
+	if err := c.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	s.reconcile(t)
 }
