@@ -276,12 +276,15 @@ func (f *inflight) handler(next http.Handler, reject func()) http.Handler {
 
 // serveHTTP serves srv on ln, over TLS when configured. Connection-level
 // errors (failed handshakes: a client's fault) are logged at debug level.
+// Each listener gets its own copy of the TLS configuration: net/http
+// configures HTTP/2 by writing into the one it is given, and the listeners
+// start at once.
 func (sec *security) serveHTTP(srv *http.Server, ln net.Listener) error {
 	if srv.ErrorLog == nil {
 		srv.ErrorLog = slog.NewLogLogger(sec.log.Handler(), slog.LevelDebug)
 	}
 	if sec.tls != nil {
-		srv.TLSConfig = sec.tls
+		srv.TLSConfig = sec.tls.Clone()
 		return srv.ServeTLS(ln, "", "")
 	}
 	return srv.Serve(ln)
