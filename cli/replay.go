@@ -89,6 +89,8 @@ func replayFiles(ctx context.Context, env Env, db string, files []string, opt re
 	if opt.ClockStep > 0 {
 		cfg.Lifecycle.MaxClockStep = opt.ClockStep
 	}
+	// events forged into the future cannot move the clock past today
+	cfg.Lifecycle.Wall = time.Now
 	as, err := analyzers()
 	if err != nil {
 		return replaySummary{}, err

@@ -266,3 +266,31 @@ func TestHeldMetrics(t *testing.T) {
 	}
 	wait(map[string]float64{"podtrace_held_events": 2, expired: 1})
 }
+
+// TestForgedFutureClock: two forged events dated a century ahead, a minute
+// apart, sent to the webhook, do not move the event clock there (before,
+// they did for good, and every later pod was flagged SchedulingSlow,
+// "waited 868779h").
+func TestForgedFutureClock(t *testing.T) {
+	s, _ := start(t, nil)
+	defer s.Close()
+	url := "http://" + s.Addr() + "/audit"
+	forged := eventList(auditEvent("forged-clock-1", "ResponseComplete", "2126-11-21T20:48:39.000000Z"),
+		auditEvent("forged-clock-2", "ResponseComplete", "2126-11-21T20:49:39.000000Z"))
+	bs := batches(t)
+	for _, b := range append([][]byte{bs[0], forged}, bs[1:]...) {
+		if code, msg := post(t, url, b, nil); code != http.StatusOK {
+			t.Fatalf("%d %s", code, msg)
+		}
+	}
+	var clock float64
+	for try := 0; try < 200; try++ {
+		if clock = scrape(t, "http://"+s.Addr())["podtrace_event_clock_seconds"]; clock > 0 && try > 5 {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if year := time.Unix(int64(clock), 0).UTC().Year(); clock == 0 || year > 2100 {
+		t.Errorf("event clock %v (year %d) after two forged events", clock, year)
+	}
+}

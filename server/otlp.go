@@ -120,8 +120,9 @@ func (o *spanSide) start(ctx context.Context, p *ingest.Pipeline, st podtrace.St
 		o.export.Store(e)
 	}
 	ro := otlp.DefaultOptions()
-	ro.MaxBytes = o.cfg.MaxBodyBytes
+	ro.MaxBytes, ro.MaxMessageBytes = o.cfg.MaxBodyBytes, o.cfg.OTLPGRPCMaxMessageBytes
 	ro.Token, ro.InFlight, ro.ClientCert = sec.ingestToken, sec.inflight, sec.clientCA
+	ro.Pace, ro.Now = sec.pace, time.Now
 	o.receiver = otlp.NewReceiver(ro, o.joiner, o.forward, o.log)
 	if err := o.reg.Register(otlp.NewCollector(o.receiver, o.forward)); err != nil {
 		return fmt.Errorf("metrics: %w", err)
@@ -156,7 +157,7 @@ func (o *spanSide) start(ctx context.Context, p *ingest.Pipeline, st podtrace.St
 		o.httpLn = ln
 		mux := http.NewServeMux()
 		mux.Handle("/v1/traces", o.receiver)
-		o.http = &http.Server{Handler: sec.guard(mux), ReadHeaderTimeout: 10 * time.Second}
+		o.http = o.cfg.httpServer(sec.guard(mux))
 		o.wg.Add(1)
 		go func() {
 			defer o.wg.Done()
