@@ -8,6 +8,7 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode/utf8"
 
 	"github.com/podtrace/podtrace"
 	"github.com/podtrace/podtrace/api"
@@ -45,6 +46,7 @@ func (rd reader) runPods(ctx context.Context, env Env, args []string) error {
 	tw := tabwriter.NewWriter(env.Stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "NAMESPACE\tNAME\tKIND\tOUTCOME\tDURATION\tNODE\tCREATED\tFINDINGS")
 	for _, r := range recs {
+		printableRecord(&r)
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Namespace, r.Name, r.Kind, r.Outcome, duration(&r), dash(r.Node), r.Created.Format(time.RFC3339), codes(r.Diagnosis))
 	}
 	return tw.Flush()
@@ -129,10 +131,64 @@ func (rd reader) runExplain(ctx context.Context, env Env, args []string) error {
 		return writeRecords(env.Stdout, recs)
 	}
 	for i := range recs {
+		printableRecord(&recs[i])
 		writeExplain(env.Stdout, &recs[i])
 	}
 	return nil
 }
+
+// printableRecord escapes the record's text for a terminal (see printable):
+// names, messages and evidence come from audit events, which whoever may
+// write to the apiserver, or post to the webhook, chose.
+func printableRecord(r *podtrace.Record) {
+	for _, s := range []*string{&r.Namespace, &r.Name, &r.UID, &r.Node, &r.OwnerKind, &r.OwnerName} {
+		*s = printable(*s)
+	}
+	for i := range r.Phases {
+		r.Phases[i].Name = printable(r.Phases[i].Name)
+	}
+	for i := range r.Milestones {
+		m := &r.Milestones[i]
+		m.Name, m.AuditID = printable(m.Name), printable(m.AuditID)
+	}
+	for i := range r.Diagnosis {
+		f := &r.Diagnosis[i]
+		f.Code, f.Phase, f.Message, f.Remedy = printable(f.Code), printable(f.Phase), printable(f.Message), printable(f.Remedy)
+		for j := range f.Evidence {
+			f.Evidence[j].Text = printable(f.Evidence[j].Text)
+		}
+	}
+	if r.SLO != nil {
+		r.SLO.Rule = printable(r.SLO.Rule)
+	}
+}
+
+// printable escapes what a terminal would act on rather than show: C0
+// controls (ESC, BEL, CR, tab, newline), DEL and C1 controls become \xNN or
+// \uNNNN, bytes that are not UTF-8 \xNN. A pod name carrying an OSC
+// sequence shows as text instead of retitling the window or hiding lines.
+func printable(s string) string {
+	if utf8.ValidString(s) && !strings.ContainsFunc(s, control) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && n == 1, r < 0x80 && control(r):
+			fmt.Fprintf(&b, `\x%02x`, s[i])
+		case control(r):
+			fmt.Fprintf(&b, `\u%04x`, r)
+		default:
+			b.WriteString(s[i : i+n])
+		}
+		i += n
+	}
+	return b.String()
+}
+
+// control reports whether r is a C0 or C1 control character or DEL.
+func control(r rune) bool { return r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) }
 
 // writeExplain renders one delivery: what happened, why (findings first,
 // with evidence and remedy), then the timeline.
