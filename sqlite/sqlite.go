@@ -615,10 +615,10 @@ const podEventsQuery = `WITH ev AS MATERIALIZED (
 	UNION ALL
 	SELECT ` + sqlstore.EventColumns + ` FROM journal WHERE cluster = ? AND uid = '' AND namespace = ? AND name = ?
 		AND +time >= (SELECT created FROM pods WHERE cluster = ? AND uid = ?))
-	SELECT ` + sqlstore.EventColumns + ` FROM ev ORDER BY time, seq`
+	SELECT ` + sqlstore.EventColumns + ` FROM ev WHERE time > ? OR (time = ? AND seq > ?) ORDER BY time, seq LIMIT ?`
 
 // PodEvents implements podtrace.Store.
-func (s *Store) PodEvents(ctx context.Context, cluster, uid string) ([]podtrace.JournalEvent, error) {
+func (s *Store) PodEvents(ctx context.Context, cluster, uid string, page podtrace.EventPage) ([]podtrace.JournalEvent, error) {
 	var ns, name string
 	err := s.r.QueryRowContext(ctx, `SELECT namespace, name FROM pods WHERE cluster = ? AND uid = ?`, cluster, uid).Scan(&ns, &name)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -630,7 +630,8 @@ func (s *Store) PodEvents(ctx context.Context, cluster, uid string) ([]podtrace.
 	// events that named the pod by uid, and those that named it only by
 	// namespace/name (attributed by the lifecycle; a name may be reused, so
 	// keep those within the pod's lifetime)
-	rows, err := s.r.QueryContext(ctx, podEventsQuery, cluster, uid, cluster, ns, name, cluster, uid)
+	after, afterSeq, limit := page.Bounds()
+	rows, err := s.r.QueryContext(ctx, podEventsQuery, cluster, uid, cluster, ns, name, cluster, uid, after, after, afterSeq, limit)
 	if err != nil {
 		return nil, fmt.Errorf("pod events %s: %w", uid, err)
 	}
