@@ -34,7 +34,7 @@ func runBench(ctx context.Context, env Env, args []string) error {
 	webhookFor := fs.Duration("webhook", 20*time.Second, "then post apiserver-shaped webhook batches to a real podtrace serve for this long (0: skip)")
 	interleave := fs.Int("interleave", 16, "copies of the capture whose events each webhook batch interleaves, as a busy cluster's pods do")
 	webhookProfile := fs.String("webhook-cpuprofile", "", "write a CPU profile of the closed-loop webhook run (server and load generator) to this file")
-	if _, err := parse(fs, args); err != nil {
+	if err := parseNoArgs(fs, args); err != nil {
 		return err
 	}
 	dir := *keep

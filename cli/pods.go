@@ -1,10 +1,13 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -13,6 +16,15 @@ import (
 	"github.com/podtrace/podtrace"
 	"github.com/podtrace/podtrace/api"
 )
+
+// oneOf checks that a filter flag, if given, is one of the values the API
+// takes for it: a mistyped value would match nothing and list nothing.
+func oneOf[T ~string](flag, v string, valid []T) error {
+	if v == "" || slices.Contains(valid, T(v)) {
+		return nil
+	}
+	return fmt.Errorf("%s %q: want one of %v", flag, v, valid)
+}
 
 func (rd reader) runPods(ctx context.Context, env Env, args []string) error {
 	fs := progFlagSet(rd.prog, "pods", env)
@@ -25,11 +37,17 @@ func (rd reader) runPods(ctx context.Context, env Env, args []string) error {
 	code := fs.String("code", "", "diagnosis code")
 	limit := fs.Int("limit", 1000, "most records to list")
 	out := fs.String("o", "table", "output: table or json")
-	if _, err := parse(fs, args); err != nil {
+	if err := parseNoArgs(fs, args); err != nil {
 		return err
 	}
 	if *out != "table" && *out != "json" {
 		return fmt.Errorf("-o %q: want table or json", *out)
+	}
+	if err := errors.Join(oneOf("--outcome", *outcome, podtrace.Outcomes()), oneOf("--kind", *kind, podtrace.Kinds())); err != nil {
+		return err
+	}
+	if *limit < 1 {
+		return fmt.Errorf("--limit %d: must be positive", *limit)
 	}
 	st, _, err := src.open(ctx)
 	if err != nil {
@@ -121,7 +139,7 @@ func (rd reader) runExplain(ctx context.Context, env Env, args []string) error {
 		return err
 	}
 	if len(recs) == 0 {
-		return fmt.Errorf("no pod %q in %s", pos[0], where)
+		return fmt.Errorf("no pod %q in %s%s", pos[0], where, suggest(ctx, st, *cluster, pos[0]))
 	}
 	// oldest first: the story in order
 	for i, j := 0, len(recs)-1; i < j; i, j = i+1, j-1 {
@@ -135,6 +153,65 @@ func (rd reader) runExplain(ctx context.Context, env Env, args []string) error {
 		writeExplain(env.Stdout, &recs[i])
 	}
 	return nil
+}
+
+// suggest names the pods whose namespace/name (or uid) is close to what
+// explain was asked for, as "; did you mean ...?", or "".
+func suggest(ctx context.Context, st recordSource, cluster, asked string) string {
+	recs, _, err := st.Records(ctx, podtrace.RecordFilter{Cluster: cluster, Limit: maxPage})
+	if err != nil {
+		return ""
+	}
+	type match struct {
+		name string
+		dist int
+	}
+	var ms []match
+	seen := map[string]bool{}
+	for _, r := range recs {
+		name := r.Namespace + "/" + r.Name
+		if !strings.Contains(asked, "/") { // explain took it for a uid
+			name = r.UID
+		}
+		if seen[name] {
+			continue
+		}
+		seen[name] = true
+		d := editDistance(strings.ToLower(asked), strings.ToLower(name))
+		if d <= max(2, len(asked)/4) || strings.Contains(name, asked) {
+			ms = append(ms, match{name, d})
+		}
+	}
+	if len(ms) == 0 {
+		return ""
+	}
+	slices.SortFunc(ms, func(a, b match) int { return cmp.Or(a.dist-b.dist, strings.Compare(a.name, b.name)) })
+	var names []string
+	for _, m := range ms[:min(3, len(ms))] {
+		names = append(names, printable(m.name))
+	}
+	return "; did you mean " + strings.Join(names, ", ") + "?"
+}
+
+// editDistance is the Levenshtein distance between a and b, in bytes.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
 }
 
 // printableRecord escapes the record's text for a terminal (see printable):

@@ -61,6 +61,9 @@ func runReplay(ctx context.Context, env Env, args []string) error {
 		return err
 	}
 	fmt.Fprintln(env.Stdout, "replayed", sum)
+	if sum.Events == 0 && sum.Spans == 0 {
+		return fmt.Errorf("no valid audit event or span in %s (%d malformed)", strings.Join(files, ", "), sum.Malformed)
+	}
 	return nil
 }
 
