@@ -13,7 +13,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
-	"strings"
+	"slices"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -229,14 +229,10 @@ func (sec *security) guard(mux http.Handler) http.Handler {
 	})
 }
 
-func hasPath(paths []string, p string) bool {
-	for _, q := range paths {
-		if p == q || strings.HasPrefix(p, q+"/") {
-			return true
-		}
-	}
-	return false
-}
+// hasPath reports whether p is one of paths, exactly: the routes are exact,
+// and anything below them (/audit/x, /healthz/x) is the UI's, behind the
+// API's credentials.
+func hasPath(paths []string, p string) bool { return slices.Contains(paths, p) }
 
 // refuseWhenFull answers 503 with Retry-After at once, before reading the
 // body, while the in-flight bound is full.
