@@ -570,7 +570,8 @@ func dialect() sqlstore.Dialect {
 			if col == "span_traces" {
 				return "(cluster, uid, kind, seq) IN (SELECT cluster, uid, kind, seq FROM component_traces WHERE trace_id = " + p + ")", word
 			}
-			return col + " LIKE " + p, "% " + word + " %"
+			// the word matched exactly: its own % and _ are no wildcards
+			return col + ` LIKE ` + p + ` ESCAPE '\'`, "% " + strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(word) + " %"
 		},
 	}
 }

@@ -405,6 +405,8 @@ func testRecords(t *testing.T, st podtrace.Store) {
 		{podtrace.RecordFilter{Node: "n1"}, "[a/u1/create/0]"},
 		{podtrace.RecordFilter{Code: "FailedScheduling"}, "[a/u2/create/0]"},
 		{podtrace.RecordFilter{Code: "Failed"}, "[]"},
+		{podtrace.RecordFilter{Code: "Failed%"}, "[]"},          // no wildcard: matched exactly
+		{podtrace.RecordFilter{Code: "FailedSchedulin_"}, "[]"}, // nor this one
 		{podtrace.RecordFilter{Owner: podtrace.OwnerUser}, "[a/u2/create/0]"},
 		{podtrace.RecordFilter{Owner: podtrace.OwnerPlatform}, "[]"},
 		{podtrace.RecordFilter{Since: t0.Add(time.Second)}, "[a/u1/delete/0 b/u3/upgrade/2 a/u2/create/0]"},
