@@ -97,6 +97,12 @@ type Config struct {
 	// dropped instead of holding a connection and its bytes.
 	ReadBodyTimeout time.Duration `yaml:"read_body_timeout"`
 	MinBodyRate     int64         `yaml:"min_body_rate"`
+	// IdleTimeout closes keep-alive connections (HTTP) and connections
+	// without calls (gRPC) idle this long; MaxConnections bounds the
+	// connections each listener holds at once (more wait to be accepted),
+	// so idle or slow clients cannot take every file descriptor.
+	IdleTimeout    time.Duration `yaml:"idle_timeout"`
+	MaxConnections int           `yaml:"max_connections"`
 	// TLSCert and TLSKey (PEM files) serve every listener over TLS.
 	TLSCert string `yaml:"tls_cert"`
 	TLSKey  string `yaml:"tls_key"`
@@ -158,6 +164,8 @@ func DefaultConfig() Config {
 		ReadHeaderTimeout:       10 * time.Second,
 		ReadBodyTimeout:         30 * time.Second,
 		MinBodyRate:             64 << 10,
+		IdleTimeout:             2 * time.Minute,
+		MaxConnections:          4096,
 
 		OTLPGRPCAddr:        "127.0.0.1:4317",
 		OTLPHTTPAddr:        "127.0.0.1:4318",

@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -210,5 +212,31 @@ func TestSlowBodyDropped(t *testing.T) {
 	m := scrape(t, "http://"+s.Addr())
 	if m[`podtrace_webhook_rejected_total{reason="slow_body"}`] != 1 || m[`podtrace_otlp_refused_requests_total{reason="slow_body"}`] != 1 {
 		t.Errorf("slow bodies not counted: webhook %v, OTLP %v", m[`podtrace_webhook_rejected_total{reason="slow_body"}`], m[`podtrace_otlp_refused_requests_total{reason="slow_body"}`])
+	}
+}
+
+// TestIdleConnectionsClosed: a keep-alive connection left idle is closed
+// after idle_timeout (before, idle connections were kept for ever, and
+// enough of them took every file descriptor).
+func TestIdleConnectionsClosed(t *testing.T) {
+	s, _ := start(t, func(c *server.Config) { c.IdleTimeout = 200 * time.Millisecond })
+	defer s.Close()
+	for _, addr := range []string{s.Addr(), s.OTLPHTTPAddr()} {
+		conn, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		fmt.Fprintf(conn, "GET /healthz HTTP/1.1\r\nHost: podtrace\r\n\r\n")
+		br := bufio.NewReader(conn)
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		conn.SetReadDeadline(time.Now().Add(30 * time.Second)) // a bound on the test, not what it checks
+		if _, err := br.ReadByte(); !errors.Is(err, io.EOF) {
+			t.Errorf("%s: an idle keep-alive connection: %v, want closed by the server (EOF)", addr, err)
+		}
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/keepalive"
 
 	"github.com/podtrace/podtrace"
 	"github.com/podtrace/podtrace/correlate"
@@ -131,12 +132,12 @@ func (o *spanSide) start(ctx context.Context, p *ingest.Pipeline, st podtrace.St
 		return nil
 	}
 	if addr := o.cfg.OTLPGRPCAddr; addr != "" {
-		ln, err := net.Listen("tcp", addr)
+		ln, err := o.cfg.listen(addr)
 		if err != nil {
 			return fmt.Errorf("listen otlp_grpc_addr %s: %w", addr, err)
 		}
 		o.grpcLn = ln
-		var opts []grpc.ServerOption
+		opts := []grpc.ServerOption{grpc.KeepaliveParams(keepalive.ServerParameters{MaxConnectionIdle: o.cfg.IdleTimeout})}
 		if sec.tls != nil {
 			opts = append(opts, grpc.Creds(credentials.NewTLS(sec.tls)))
 		}
@@ -150,7 +151,7 @@ func (o *spanSide) start(ctx context.Context, p *ingest.Pipeline, st podtrace.St
 		}()
 	}
 	if addr := o.cfg.OTLPHTTPAddr; addr != "" {
-		ln, err := net.Listen("tcp", addr)
+		ln, err := o.cfg.listen(addr)
 		if err != nil {
 			return fmt.Errorf("listen otlp_http_addr %s: %w", addr, err)
 		}

@@ -16,6 +16,7 @@ import (
 	"slices"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/net/netutil"
 
 	"github.com/podtrace/podtrace"
 	"github.com/podtrace/podtrace/auth"
@@ -61,6 +62,12 @@ func (c Config) validateSecurity() []error {
 	}
 	if c.MinBodyRate < 1 {
 		bad("min_body_rate", "%d: must be positive (bytes per second)", c.MinBodyRate)
+	}
+	if c.IdleTimeout <= 0 {
+		bad("idle_timeout", "must be positive")
+	}
+	if c.MaxConnections < 1 {
+		bad("max_connections", "%d: must be positive", c.MaxConnections)
 	}
 	if err := c.tlsFiles().Validate(); err != nil {
 		errs = append(errs, err)
@@ -250,7 +257,16 @@ func refuseWhenFull(b *inflight.Bound, next http.Handler, reject func()) http.Ha
 
 // httpServer is an HTTP server of h with the configured timeouts.
 func (c Config) httpServer(h http.Handler) *http.Server {
-	return &http.Server{Handler: h, ReadHeaderTimeout: c.ReadHeaderTimeout}
+	return &http.Server{Handler: h, ReadHeaderTimeout: c.ReadHeaderTimeout, IdleTimeout: c.IdleTimeout}
+}
+
+// listen listens on addr, holding at most max_connections at once.
+func (c Config) listen(addr string) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	return netutil.LimitListener(ln, c.MaxConnections), nil
 }
 
 // serveHTTP serves srv on ln, over TLS when configured. Connection-level
@@ -281,7 +297,7 @@ func (s *Server) startDebug(sec *security) error {
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	ln, err := net.Listen("tcp", sec.debugAddr)
+	ln, err := s.cfg.listen(sec.debugAddr)
 	if err != nil {
 		return fmt.Errorf("listen %s (debug): %w", sec.debugAddr, err)
 	}

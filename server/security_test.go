@@ -292,13 +292,14 @@ func TestSecurityConfigErrors(t *testing.T) {
 	cfg.Retention = -time.Hour
 	cfg.MaxInflightBytes = 10
 	cfg.ReadHeaderTimeout, cfg.ReadBodyTimeout, cfg.MinBodyRate, cfg.MaxClockSkew = 0, -time.Second, 0, 0
+	cfg.IdleTimeout, cfg.MaxConnections = 0, 0
 	err := cfg.Validate()
 	if err == nil {
 		t.Fatal("no error")
 	}
 	for _, want := range []string{"tls_cert, tls_key: set both or neither", "api_basic_auth_file", "not a bcrypt hash", "api_token_file", "empty",
 		"debug_addr: must differ", "postgres_dsn", "retention", "max_inflight_bytes",
-		"otlp_grpc_max_message_bytes: 4194304: want from 1024 to max_inflight_bytes (10)", "read_header_timeout", "read_body_timeout", "min_body_rate", "max_clock_skew"} {
+		"otlp_grpc_max_message_bytes: 4194304: want from 1024 to max_inflight_bytes (10)", "read_header_timeout", "read_body_timeout", "min_body_rate", "max_clock_skew", "idle_timeout", "max_connections"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error lacks %q:\n%v", want, err)
 		}

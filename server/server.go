@@ -118,7 +118,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		st.Close()
 		return nil, err
 	}
-	ln, err := net.Listen("tcp", cfg.HTTPAddr)
+	ln, err := cfg.listen(cfg.HTTPAddr)
 	if err != nil {
 		s.spans.stop(ctx)
 		s.pipeline.Close()
