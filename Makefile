@@ -6,15 +6,23 @@ GO ?= go
 # command fetches it from the module proxy once
 export GOTOOLCHAIN ?= $(shell sed -n 's/^toolchain //p' go.mod)
 
-.PHONY: test unit fuzz-short bench e2e demo build image test-postgres vulncheck loadtest ui ui-test
+.PHONY: test unit race fuzz-short bench e2e demo build image test-postgres vulncheck loadtest ui ui-test
 
-## test: everything CI runs on every change (unit, golden, HTTP, short fuzz)
-test: unit fuzz-short
+## test: everything CI runs on every change (unit, golden, HTTP, race detector, short fuzz)
+test: unit race fuzz-short
 
 unit:
 	$(GO) vet ./...
 	$(GO) test -count=1 ./...
 	cd deploy && $(GO) vet -mod=mod ./... && $(GO) test -mod=mod -count=1 ./...
+
+## race: the race detector over the packages whose goroutines share state (listeners,
+## receivers, the pipeline, exporters); -short leaves out only the 100k-event hostile-input
+## test (over 10 minutes under the detector; the unit pass runs it)
+RACE_PKGS = ./server/... ./otlp/... ./webhook/... ./inflight/... ./ingest/... ./auditfile/... \
+	./traceexport/... ./retention/... ./auth/... ./tlsconfig/...
+race:
+	$(GO) test -race -short -count=1 $(RACE_PKGS)
 
 ## fuzz-short: every fuzz target briefly (long runs: FUZZTIME=10m make fuzz-short)
 FUZZTIME ?= 10s

@@ -35,6 +35,14 @@ const (
 	OutcomeEvicted   Outcome = "evicted"
 )
 
+// Kinds are the delivery kinds, in the order they are documented.
+func Kinds() []Kind { return []Kind{KindCreate, KindDelete, KindUpgrade} }
+
+// Outcomes are the outcomes, in the order they are documented.
+func Outcomes() []Outcome {
+	return []Outcome{OutcomePending, OutcomeRunning, OutcomeReady, OutcomeSucceeded, OutcomeFailed, OutcomeDeleted, OutcomeEvicted}
+}
+
 // Open reports whether a delivery with this outcome may still change.
 func (o Outcome) Open() bool { return o == OutcomePending || o == OutcomeRunning }
 

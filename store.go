@@ -3,6 +3,7 @@ package podtrace
 import (
 	"context"
 	"errors"
+	"math"
 	"time"
 )
 
@@ -26,6 +27,30 @@ type JournalEvent struct {
 	Name      string    `json:"name"`
 	Time      time.Time `json:"time"`
 	Body      []byte    `json:"-"`
+}
+
+// EventPage is a page of a pod's events: at most Limit (0: all) of those
+// after the event at time After (unix ns) and seq AfterSeq (0: from the
+// first).
+type EventPage struct {
+	After    int64
+	AfterSeq int64
+	Limit    int
+}
+
+// Bounds are the page's bounds as query arguments: the position after
+// which it starts and how many rows it takes at most.
+func (p EventPage) Bounds() (after, afterSeq, limit int64) {
+	if p.AfterSeq == 0 {
+		after = math.MinInt64
+	} else {
+		after, afterSeq = p.After, p.AfterSeq
+	}
+	limit = math.MaxInt64
+	if p.Limit > 0 {
+		limit = int64(p.Limit)
+	}
+	return after, afterSeq, limit
 }
 
 // PodState is a pod's lifecycle state as the lifecycle package encodes it,
@@ -128,8 +153,9 @@ type Store interface {
 	// the next one: fn keeps a Clone, or the strings, never b itself. The
 	// store holds a read connection while fn runs.
 	Briefs(ctx context.Context, f RecordFilter, fn func(*Brief) bool) error
-	// PodEvents returns the journaled events of a pod, in time order.
-	PodEvents(ctx context.Context, cluster, uid string) ([]JournalEvent, error)
+	// PodEvents returns the journaled events of a pod, in time order (time,
+	// then seq), one page at a time.
+	PodEvents(ctx context.Context, cluster, uid string, page EventPage) ([]JournalEvent, error)
 
 	// DeleteBefore deletes, in one short transaction, at most limit rows of
 	// each kind that the cluster holds from before the cutoff: records of

@@ -143,8 +143,11 @@ func (a *API) table() []route {
 		{
 			method: "GET", path: "/api/v1/pods/{uid}/events", id: "getPodEvents", tag: "pods", strict: true,
 			summary:     "The raw audit events of a pod",
-			description: "The redacted audit events (about the pod, and about Events whose subject is the pod) that podtrace used for the pod, in time order.",
-			params:      []param{uid, podCluster}, response: EventList{}, errors: []int{400, 404},
+			description: "The redacted audit events (about the pod, and about Events whose subject is the pod) that podtrace used for the pod, in time order, one page at a time: pass `next` as `cursor` for the following page (`next` is null on the last page).",
+			params: []param{uid, podCluster,
+				{name: "limit", desc: "page size, 1 to 1000 (default 500)", typ: "integer"},
+				{name: "cursor", desc: "the `next` of the previous page"}},
+			response: EventList{}, errors: []int{400, 404},
 			handle: a.getPodEvents,
 		},
 		{

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -163,7 +164,7 @@ func (a *API) getPod(ctx context.Context, q query) (any, error) {
 	for i := range recs {
 		Normalize(&recs[i])
 	}
-	evs, err := a.store.PodEvents(ctx, last.Cluster, last.UID)
+	evs, err := a.store.PodEvents(ctx, last.Cluster, last.UID, podtrace.EventPage{})
 	if err != nil && !errors.Is(err, podtrace.ErrNotFound) {
 		return nil, fmt.Errorf("events of pod %s: %w", last.UID, err)
 	}
@@ -267,9 +268,11 @@ func orDash(s string) string {
 	return s
 }
 
-// EventList is a pod's raw (redacted) audit events.
+// EventList is a page of a pod's raw (redacted) audit events.
 type EventList struct {
 	Items []JournalItem `json:"items"`
+	// Next is the cursor of the following page, null on the last page.
+	Next *string `json:"next"`
 }
 
 // JournalItem is one journaled audit event.
@@ -286,6 +289,15 @@ type JournalItem struct {
 func (a *API) getPodEvents(ctx context.Context, q query) (any, error) {
 	uid := q.get("uid")
 	cluster := q.get("cluster")
+	limit, err := q.int("limit", 500, 1, 1000)
+	if err != nil {
+		return nil, err
+	}
+	page, err := eventPage(q.get("cursor"))
+	if err != nil {
+		return nil, err
+	}
+	page.Limit = limit + 1 // one more tells whether a page follows
 	if cluster == "" {
 		// the cluster of the pod's latest delivery
 		recs, _, err := a.store.Records(ctx, podtrace.RecordFilter{UID: uid, Limit: 1})
@@ -297,11 +309,17 @@ func (a *API) getPodEvents(ctx context.Context, q query) (any, error) {
 		}
 		cluster = recs[0].Cluster
 	}
-	evs, err := a.store.PodEvents(ctx, cluster, uid)
+	evs, err := a.store.PodEvents(ctx, cluster, uid, page)
 	if err != nil {
 		return nil, fmt.Errorf("events of pod %s: %w", uid, err)
 	}
-	l := EventList{Items: make([]JournalItem, 0, len(evs))}
+	l := EventList{Items: make([]JournalItem, 0, min(len(evs), limit))}
+	if len(evs) > limit {
+		evs = evs[:limit]
+		last := evs[limit-1]
+		next := fmt.Sprintf("%d.%d", last.Time.UnixNano(), last.Seq)
+		l.Next = &next
+	}
 	for _, e := range evs {
 		body := json.RawMessage(e.Body)
 		if !json.Valid(body) {
@@ -310,4 +328,19 @@ func (a *API) getPodEvents(ctx context.Context, q query) (any, error) {
 		l.Items = append(l.Items, JournalItem{Seq: e.Seq, Key: e.Key, Time: e.Time, UID: e.UID, Event: body})
 	}
 	return l, nil
+}
+
+// eventPage reads a cursor of getPodEvents: the time (unix ns) and seq of
+// the last event of the previous page.
+func eventPage(cursor string) (podtrace.EventPage, error) {
+	if cursor == "" {
+		return podtrace.EventPage{}, nil
+	}
+	t, s, ok := strings.Cut(cursor, ".")
+	after, terr := strconv.ParseInt(t, 10, 64)
+	seq, serr := strconv.ParseInt(s, 10, 64)
+	if !ok || terr != nil || serr != nil || seq <= 0 {
+		return podtrace.EventPage{}, fmt.Errorf("cursor: %w", podtrace.ErrBadCursor)
+	}
+	return podtrace.EventPage{After: after, AfterSeq: seq}, nil
 }

@@ -24,11 +24,19 @@ type param struct {
 }
 
 var (
-	kinds    = []string{string(podtrace.KindCreate), string(podtrace.KindDelete), string(podtrace.KindUpgrade)}
-	outcomes = []string{string(podtrace.OutcomePending), string(podtrace.OutcomeRunning), string(podtrace.OutcomeReady),
-		string(podtrace.OutcomeSucceeded), string(podtrace.OutcomeFailed), string(podtrace.OutcomeDeleted), string(podtrace.OutcomeEvicted)}
-	owners = []string{string(podtrace.OwnerPlatform), string(podtrace.OwnerUser)}
+	kinds    = names(podtrace.Kinds())
+	outcomes = names(podtrace.Outcomes())
+	owners   = []string{string(podtrace.OwnerPlatform), string(podtrace.OwnerUser)}
 )
+
+// names are the values of a string enum as strings.
+func names[T ~string](vs []T) []string {
+	out := make([]string, len(vs))
+	for i, v := range vs {
+		out[i] = string(v)
+	}
+	return out
+}
 
 // query is a request's parameters, checked against its route's table.
 type query struct {

@@ -67,10 +67,11 @@ func LoadUsers(path string) (map[string][]byte, error) {
 }
 
 // Bearer reports whether an Authorization header value is "Bearer token",
-// comparing in constant time.
+// comparing in constant time. The scheme is case-insensitive (RFC 9110
+// §11.1): "bearer token" is the same credential.
 func Bearer(header, token string) bool {
-	got, ok := strings.CutPrefix(header, "Bearer ")
-	return ok && token != "" && subtle.ConstantTimeCompare([]byte(got), []byte(token)) == 1
+	scheme, got, ok := strings.Cut(header, " ")
+	return ok && strings.EqualFold(scheme, "Bearer") && token != "" && subtle.ConstantTimeCompare([]byte(got), []byte(token)) == 1
 }
 
 // Guard checks requests against a bearer token, basic-auth users, or both

@@ -100,3 +100,15 @@ func TestReadOnly(t *testing.T) {
 		}
 	}
 }
+
+// TestBearerScheme: the scheme is case-insensitive; the token is not.
+func TestBearerScheme(t *testing.T) {
+	for header, want := range map[string]bool{
+		"Bearer s3cret": true, "bearer s3cret": true, "BEARER s3cret": true,
+		"Bearer S3CRET": false, "Basic s3cret": false, "Bearers3cret": false, "s3cret": false, "Bearer  s3cret": false,
+	} {
+		if got := auth.Bearer(header, "s3cret"); got != want {
+			t.Errorf("Bearer(%q) = %v, want %v", header, got, want)
+		}
+	}
+}

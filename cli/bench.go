@@ -44,7 +44,7 @@ func runBench(ctx context.Context, env Env, args []string) error {
 	webhookRate := fs.Int("webhook-rate", 0, "events/s the open-loop webhook phase is paced at (default: 50,000; 20,000 with --input, the pod-heavy target)")
 	webhookClosed := fs.Int("webhook-sustain", 0, "events/s the closed-loop webhook phase must sustain (default: 50,000; 30,000 with --input)")
 	webhookProfile := fs.String("webhook-cpuprofile", "", "write a CPU profile of the closed-loop webhook run (server and load generator) to this file")
-	if _, err := parse(fs, args); err != nil {
+	if err := parseNoArgs(fs, args); err != nil {
 		return err
 	}
 	dir := *keep

@@ -15,7 +15,7 @@ func runDemo(ctx context.Context, env Env, args []string) error {
 	addr := fs.String("http-addr", "127.0.0.1:8080", "address to serve on")
 	db := fs.String("db", "", "database file (default: a new one in a temporary directory)")
 	once := fs.Bool("once", false, "replay and print the summary, then exit without serving")
-	if _, err := parse(fs, args); err != nil {
+	if err := parseNoArgs(fs, args); err != nil {
 		return err
 	}
 	dir, err := os.MkdirTemp("", "podtrace-demo-")

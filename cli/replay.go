@@ -61,6 +61,9 @@ func runReplay(ctx context.Context, env Env, args []string) error {
 		return err
 	}
 	fmt.Fprintln(env.Stdout, "replayed", sum)
+	if sum.Events == 0 && sum.Spans == 0 {
+		return fmt.Errorf("no valid audit event or span in %s (%d malformed)", strings.Join(files, ", "), sum.Malformed)
+	}
 	return nil
 }
 
@@ -93,6 +96,8 @@ func replayFiles(ctx context.Context, env Env, db string, files []string, opt re
 	if opt.ClockStep > 0 {
 		cfg.Lifecycle.MaxClockStep = opt.ClockStep
 	}
+	// events forged into the future cannot move the clock past today
+	cfg.Lifecycle.Wall = time.Now
 	as, err := analyzers()
 	if err != nil {
 		return replaySummary{}, err

@@ -132,7 +132,7 @@ func serveFlags(fs *flag.FlagSet) (configPath *string, apply func(*server.Config
 func ServeConfig(args []string, stderr io.Writer) (server.Config, error) {
 	fs := flagSet("serve", Env{Stderr: stderr})
 	configPath, apply := serveFlags(fs)
-	if _, err := parse(fs, args); err != nil {
+	if err := parseNoArgs(fs, args); err != nil {
 		return server.Config{}, err
 	}
 	cfg := server.DefaultConfig()

@@ -79,6 +79,9 @@ func (s sourceFlags) open(ctx context.Context) (recordSource, string, error) {
 	}
 	if *s.server == "" || local {
 		where := s.store()
+		if err := mustExist(where); err != nil {
+			return nil, "", err
+		}
 		st, err := openStore(ctx, where, "")
 		return st, storeName(where), err
 	}

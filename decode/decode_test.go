@@ -157,6 +157,9 @@ func TestBadInput(t *testing.T) {
 		"deep nesting":   `{"requestObject":` + strings.Repeat("[", 10000) + strings.Repeat("]", 10000) + `}`,
 		"bad utf8 time":  `{"auditID":"a","stage":"ResponseComplete","stageTimestamp":"\xff"}`,
 		"control char":   "{\"auditID\":\"a\x01\"}",
+		"February 30":    `{"auditID":"a","stage":"ResponseComplete","verb":"create","objectRef":{"resource":"pods","namespace":"d","name":"p"},"stageTimestamp":"2026-02-30T10:00:00.000000Z"}`,
+		"April 31":       `{"auditID":"a","stage":"ResponseComplete","verb":"create","objectRef":{"resource":"pods","namespace":"d","name":"p"},"stageTimestamp":"2026-04-31T10:00:00Z"}`,
+		"second 60":      `{"auditID":"a","stage":"ResponseComplete","verb":"create","objectRef":{"resource":"pods","namespace":"d","name":"p"},"stageTimestamp":"2026-04-30T10:00:60Z"}`,
 	}
 	for name, in := range cases {
 		var d decode.Decoder

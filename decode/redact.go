@@ -23,6 +23,11 @@ const Redacted = "<redacted>"
 //   - in a JSON patch, the value of an operation whose path reaches any of
 //     the above inside a container (/spec/containers/0/args/1, .../env) or
 //     the last-applied annotation;
+//   - the query string's values of a request URI that runs or reaches
+//     something in a pod or node (exec, attach, portforward and proxy:
+//     "?command=...-pSECRET"), and of a probe's or hook's httpGet path
+//     ("/ready?token=..."), set directly or by a JSON patch: the parameter
+//     names stay, each value becomes "<redacted>";
 //   - managedFields (bulk with no use to podtrace), replaced by null.
 //
 // Nothing podtrace reads from a pod is touched: recovery decodes the
@@ -52,6 +57,7 @@ const (
 	ctxSecret                 // a Secret: data and stringData are secret
 	ctxTokenRequest           // a TokenRequest: its status holds the token
 	ctxTokenReview            // a TokenReview: its spec holds the token
+	ctxHTTPGet                // a probe's or hook's httpGet: its path's query may hold a token
 	ctxReplaced               // inside a value replaced whole: only where it ends matters
 )
 
@@ -153,7 +159,7 @@ func (r *Redactor) object(doc []byte, i int, ctx redactCtx, depth int) (int, boo
 	}
 	// a JSON patch operation (members "op", "path", "value" in any order)
 	// whose path reaches a secret has its value replaced
-	var patchOp, patchSecret bool
+	var patchOp, patchSecret, patchURL bool
 	var patchValue span
 	for {
 		if i >= len(doc) || doc[i] != '"' {
@@ -183,6 +189,12 @@ func (r *Redactor) object(doc []byte, i int, ctx redactCtx, depth int) (int, boo
 		switch k := string(key); {
 		case ctx == ctxReplaced:
 			end, ok = r.value(doc, i, ctxReplaced, depth)
+		case depth == 1 && k == "requestURI",
+			ctx == ctxHTTPGet && k == "path":
+			end, ok = r.value(doc, i, ctxNone, depth)
+			if ok && (k == "path" || reachesPod(doc[start:end])) {
+				r.redactQuery(doc, start, end)
+			}
 		case k == "managedFields":
 			end, ok = r.replace(doc, i, depth, "null")
 		case k == "kubectl.kubernetes.io/last-applied-configuration",
@@ -195,6 +207,8 @@ func (r *Redactor) object(doc []byte, i int, ctx redactCtx, depth int) (int, boo
 			end, ok = r.value(doc, i, ctxNamedValues, depth)
 		case (k == "args" || k == "command") && isArray(doc, i):
 			end, ok = r.value(doc, i, ctxMasked, depth)
+		case k == "httpGet" && i < len(doc) && doc[i] == '{':
+			end, ok = r.object(doc, i, ctxHTTPGet, depth+1)
 		case k == "op":
 			end, ok = r.value(doc, i, ctxNone, depth)
 			patchOp = true
@@ -203,7 +217,8 @@ func (r *Redactor) object(doc []byte, i int, ctx redactCtx, depth int) (int, boo
 			if ok && doc[start] == '"' {
 				var sc Scanner
 				sc.Reset(doc[start:end])
-				patchSecret = secretPath(sc.Bytes())
+				p := sc.Bytes()
+				patchSecret, patchURL = secretPath(p), bytes.HasSuffix(p, []byte("/httpGet/path"))
 			}
 		case k == "value":
 			end, ok = r.value(doc, i, ctxNone, depth)
@@ -222,8 +237,12 @@ func (r *Redactor) object(doc []byte, i int, ctx redactCtx, depth int) (int, boo
 		case ',':
 			i = skipWS(doc, i+1)
 		case '}':
-			if patchOp && patchSecret && patchValue.end > 0 {
+			switch {
+			case !patchOp || patchValue.end == 0:
+			case patchSecret:
 				r.addSpan(patchValue)
+			case patchURL:
+				r.redactQuery(doc, patchValue.start, patchValue.end)
 			}
 			return i + 1, true
 		default:
@@ -255,6 +274,63 @@ func secretPath(path []byte) bool {
 		}
 	}
 	return false
+}
+
+// reachesPod reports whether a request URI (a JSON string) runs or reaches
+// something inside a pod or node: exec, attach, portforward or proxy, whose
+// query strings carry commands and the proxied service's parameters.
+func reachesPod(uri []byte) bool {
+	path, _, _ := bytes.Cut(uri, []byte("?"))
+	for seg := range bytes.SplitSeq(path, []byte("/")) {
+		switch string(seg) {
+		case "exec", "attach", "portforward", "proxy":
+			return true
+		}
+	}
+	return false
+}
+
+// redactQuery records that the URL in the JSON string doc[start:end], if it
+// has a query, is to be replaced by one whose values are "<redacted>"; the
+// parameter names stay. The string's position, not its content, says it is
+// a URL: anything else there (a number, null) is left alone.
+func (r *Redactor) redactQuery(doc []byte, start, end int) {
+	if doc[start] != '"' {
+		return
+	}
+	var sc Scanner
+	sc.Reset(doc[start:end])
+	path, query, found := bytes.Cut(sc.Bytes(), []byte("?"))
+	if !found {
+		return
+	}
+	out := append(appendJSONString([]byte{'"'}, path), '?')
+	for j, param := range bytes.Split(query, []byte("&")) {
+		if j > 0 {
+			out = append(out, '&')
+		}
+		if name, _, ok := bytes.Cut(param, []byte("=")); ok {
+			out = append(appendJSONString(out, name), '=')
+		}
+		out = append(out, Redacted...)
+	}
+	r.addSpan(span{start, end, string(append(out, '"'))})
+}
+
+// appendJSONString appends s escaped as the inside of a JSON string.
+func appendJSONString(dst, s []byte) []byte {
+	const hex = "0123456789abcdef"
+	for _, c := range s {
+		switch {
+		case c == '"' || c == '\\':
+			dst = append(dst, '\\', c)
+		case c < 0x20:
+			dst = append(dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+		default:
+			dst = append(dst, c)
+		}
+	}
+	return dst
 }
 
 // replace records that the value at i is to be replaced by with.

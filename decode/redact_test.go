@@ -276,3 +276,32 @@ func FuzzRedact(f *testing.F) {
 		}
 	})
 }
+
+// TestRedactURIs: the query values of an exec, attach, portforward or proxy
+// request URI and of a probe's or hook's httpGet path (set in a pod or by
+// a JSON patch) are redacted, their parameter names kept; other request
+// URIs and paths without a query stay as sent.
+func TestRedactURIs(t *testing.T) {
+	var r decode.Redactor
+	for in, want := range map[string]string{
+		`{"requestURI":"/api/v1/namespaces/d/pods/p/exec?command=mysql\u0026command=-pSECRET\u0026container=c\u0026stdin=true","verb":"create"}`: `{"requestURI":"/api/v1/namespaces/d/pods/p/exec?command=<redacted>&command=<redacted>&container=<redacted>&stdin=<redacted>","verb":"create"}`,
+		`{"requestURI":"/api/v1/namespaces/d/pods/p/attach?container=c&SECRET"}`:                                                                 `{"requestURI":"/api/v1/namespaces/d/pods/p/attach?container=<redacted>&<redacted>"}`,
+		`{"requestURI":"/api/v1/namespaces/d/pods/p/portforward?ports=5432"}`:                                                                    `{"requestURI":"/api/v1/namespaces/d/pods/p/portforward?ports=<redacted>"}`,
+		`{"requestURI":"/api/v1/namespaces/d/services/s:80/proxy/admin?token=SECRET&a=\"q\""}`:                                                   `{"requestURI":"/api/v1/namespaces/d/services/s:80/proxy/admin?token=<redacted>&a=<redacted>"}`,
+		`{"requestURI":"/api/v1/namespaces/d/pods?fieldManager=kubectl&watch=true"}`:                                                             `{"requestURI":"/api/v1/namespaces/d/pods?fieldManager=kubectl&watch=true"}`,
+		`{"requestObject":{"requestURI":"/api/v1/namespaces/d/pods/p/exec?command=x"}}`:                                                          `{"requestObject":{"requestURI":"/api/v1/namespaces/d/pods/p/exec?command=x"}}`,
+		`{"readinessProbe":{"httpGet":{"path":"/ready?token=SECRET","port":8080}}}`:                                                              `{"readinessProbe":{"httpGet":{"path":"/ready?token=<redacted>","port":8080}}}`,
+		`{"preStop":{"httpGet":{"port":8080,"path":"/stop?k\"ey=SECRET\n"}}}`:                                                                    `{"preStop":{"httpGet":{"port":8080,"path":"/stop?k\"ey=<redacted>"}}}`,
+		`{"httpGet":{"path":"/ready"},"path":"/x?keep=1"}`:                                                                                       `{"httpGet":{"path":"/ready"},"path":"/x?keep=1"}`,
+		`{"httpGet":{"path":7}}`: `{"httpGet":{"path":7}}`,
+		`[{"op":"replace","path":"/spec/containers/0/livenessProbe/httpGet/path","value":"/live?token=SECRET"}]`: `[{"op":"replace","path":"/spec/containers/0/livenessProbe/httpGet/path","value":"/live?token=<redacted>"}]`,
+	} {
+		got := r.Redact([]byte(in))
+		if string(got) != want {
+			t.Errorf("%s:\ngot  %s\nwant %s", in, got, want)
+		}
+		if !json.Valid(got) {
+			t.Errorf("%s: redacted to invalid JSON %s", in, got)
+		}
+	}
+}

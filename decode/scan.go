@@ -606,7 +606,8 @@ func parseTime(b []byte) (time.Time, bool) {
 				ns = f
 			}
 		}
-		if ok1 && ok2 && ok3 && ok4 && ok5 && ok6 && ok7 && mo >= 1 && mo <= 12 && dd >= 1 && dd <= 31 && hh < 24 && mi < 60 && ss < 61 {
+		// what time.Parse accepts, no more: 2026-02-30 is not March 2
+		if ok1 && ok2 && ok3 && ok4 && ok5 && ok6 && ok7 && mo >= 1 && mo <= 12 && dd >= 1 && dd <= daysIn(time.Month(mo), yr) && hh < 24 && mi < 60 && ss < 60 {
 			return time.Date(yr, time.Month(mo), dd, hh, mi, ss, ns, time.UTC), true
 		}
 	}
@@ -616,6 +617,9 @@ func parseTime(b []byte) (time.Time, bool) {
 	}
 	return t.UTC(), true
 }
+
+// daysIn is the number of days of month m of year y.
+func daysIn(m time.Month, y int) int { return time.Date(y, m+1, 0, 0, 0, 0, 0, time.UTC).Day() }
 
 func atoi(b []byte) (int, bool) {
 	n := 0

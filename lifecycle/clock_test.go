@@ -40,7 +40,12 @@ func latest(evs []*decode.Event) time.Time {
 // clockAfter applies evs to a new machine and returns its clock and stats.
 func clockAfter(t *testing.T, evs []*decode.Event) (time.Time, lifecycle.Stats) {
 	t.Helper()
-	m := lifecycle.New(lifecycle.DefaultConfig(), nil)
+	return clockAt(t, lifecycle.DefaultConfig(), evs)
+}
+
+func clockAt(t *testing.T, cfg lifecycle.Config, evs []*decode.Event) (time.Time, lifecycle.Stats) {
+	t.Helper()
+	m := lifecycle.New(cfg, nil)
 	apply(t, m, evs)
 	return m.Now(), m.Stats
 }
@@ -105,4 +110,61 @@ func TestClockBound(t *testing.T) {
 	if !m.Now().Equal(end) {
 		t.Errorf("clock %v, want %v", m.Now(), end)
 	}
+}
+
+// TestClockWallBound: events stamped past the wall clock's bound
+// (MaxClockSkew) never move the event clock, even confirming each other
+// (two forged events a century ahead, a minute apart, used to move it
+// there for good), whatever their order; events within it do. A clock
+// found past the bound starts over from the events that follow.
+func TestClockWallBound(t *testing.T) {
+	evs := readEvents(t, "../testdata/"+captures[0]+"/audit.log")
+	end := latest(evs)
+	last := evs[len(evs)-1]
+	wall := end.Add(time.Minute) // the capture is received live
+	cfg := lifecycle.DefaultConfig()
+	cfg.Wall = func() time.Time { return wall }
+	century := 100 * 365 * 24 * time.Hour
+	for _, c := range []struct {
+		name  string
+		extra []*decode.Event
+		want  time.Time
+	}{
+		{"two forged events a century ahead, a minute apart", []*decode.Event{shifted(last, "forged-1", century), shifted(last, "forged-2", century+time.Minute)}, end},
+		{"sixty forged events a minute apart", forged(last, century, 60), end},
+		{"two events within the skew", []*decode.Event{shifted(last, "near-1", 6*time.Minute), shifted(last, "near-2", 7*time.Minute)}, last.Time.Add(7 * time.Minute)},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			all := append(append([]*decode.Event(nil), evs...), c.extra...)
+			r := rand.New(rand.NewPCG(9, uint64(len(c.name))))
+			for i := range 10 {
+				if now, st := clockAt(t, cfg, all); !now.Equal(c.want) || st.Applied != int64(len(all)) {
+					t.Fatalf("order %d: clock %v with %d of %d applied, want %v", i, now, st.Applied, len(all), c.want)
+				}
+				r.Shuffle(len(all), func(i, j int) { all[i], all[j] = all[j], all[i] })
+			}
+		})
+	}
+	// a clock that got past the bound (the host's clock was a century
+	// ahead, then set right) starts over with the events that follow
+	wall = end.Add(century + time.Hour)
+	m := lifecycle.New(cfg, nil)
+	apply(t, m, append(append([]*decode.Event(nil), evs...), forged(last, century, 2)...))
+	if m.Now().Before(end.Add(century)) {
+		t.Fatalf("the forged events within the bound did not move the clock (%v): the test proves nothing", m.Now())
+	}
+	wall = end.Add(time.Minute)
+	apply(t, m, []*decode.Event{shifted(last, "after-1", time.Second), shifted(last, "after-2", 2*time.Second)})
+	if want := last.Time.Add(2 * time.Second); !m.Now().Equal(want) {
+		t.Errorf("clock %v after the bound, want %v", m.Now(), want)
+	}
+}
+
+// forged are n events a minute apart from d after ev.
+func forged(ev *decode.Event, d time.Duration, n int) []*decode.Event {
+	var out []*decode.Event
+	for i := range n {
+		out = append(out, shifted(ev, fmt.Sprintf("forged-%d", i), d+time.Duration(i)*time.Minute))
+	}
+	return out
 }

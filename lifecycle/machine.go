@@ -51,11 +51,20 @@ type Config struct {
 	// restarted kubelet reports running containers Ready until their probes
 	// say otherwise. A delivery ends at a Ready that holds.
 	ReadyBlip time.Duration
+	// Wall, if set, is the wall clock of the host receiving the events,
+	// and MaxClockSkew how far past it an event may be stamped and still
+	// move the event clock: events confirming each other's forged future
+	// time (two events dated a century ahead, a minute apart) cannot move
+	// it there. Such events are applied to their pods all the same. A clock
+	// found past the bound (restored so, or the wall clock stepped back)
+	// starts over from the events that follow.
+	Wall         func() time.Time
+	MaxClockSkew time.Duration
 }
 
-// DefaultConfig returns the defaults.
+// DefaultConfig returns the defaults (no wall clock: see Config.Wall).
 func DefaultConfig() Config {
-	return Config{IdleAfter: 10 * time.Minute, MaxWaiting: 10000, MaxClockStep: 5 * time.Minute, ReadyBlip: 10 * time.Second}
+	return Config{IdleAfter: 10 * time.Minute, MaxWaiting: 10000, MaxClockStep: 5 * time.Minute, ReadyBlip: 10 * time.Second, MaxClockSkew: 10 * time.Minute}
 }
 
 // maxAhead bounds the unconfirmed times a Machine remembers (the nearest).
@@ -72,7 +81,7 @@ type Stats struct {
 	Restored       int64 // pods loaded back from the store
 	Evicted        int64 // pods dropped from memory
 	Reapplied      int64 // events skipped: already in the pod's saved state
-	ClockAhead     int64 // events stamped too far ahead to move the clock alone
+	ClockAhead     int64 // events stamped too far ahead to move the clock alone, or past the wall clock's bound
 }
 
 // Machine applies audit events to pods. It is not safe for concurrent use:
@@ -141,6 +150,16 @@ func (m *Machine) Now() time.Time { return unix(m.now) }
 // maxAhead unconfirmed ones wait at once), so replaying the journal or the
 // audit log gives the same clock as receiving the events live.
 func (m *Machine) tick(t int64) {
+	if m.cfg.Wall != nil {
+		bound := m.cfg.Wall().Add(m.cfg.MaxClockSkew).UnixNano()
+		if m.now > bound {
+			m.now, m.ahead = 0, m.ahead[:0]
+		}
+		if t > bound {
+			m.Stats.ClockAhead++
+			return
+		}
+	}
 	step := int64(m.cfg.MaxClockStep)
 	if t <= m.now {
 		return

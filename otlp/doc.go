@@ -17,7 +17,9 @@
 // invalid ids are left out and reported as a partial success. A receiver may
 // ask for a bearer token (HTTP 401, gRPC Unauthenticated), a client
 // certificate over gRPC, and hold requests within an in-flight byte bound
-// shared with other receivers (Limiter; overload as above). Every request
+// shared with other receivers (inflight.Bound; overload as above): HTTP
+// bodies counted as they arrive, gRPC calls checked and admitted from their
+// headers, before gRPC reads their message. Every request
 // received may also be forwarded, optionally sampled by trace id, to a
 // downstream OTLP endpoint (Forwarder), so podtrace can stand where an
 // OpenTelemetry Collector stands.

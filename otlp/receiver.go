@@ -11,6 +11,7 @@ import (
 	"math"
 	"mime"
 	"net/http"
+	"os"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -26,17 +27,24 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
+	"google.golang.org/grpc/tap"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/podtrace/podtrace/auth"
+	"github.com/podtrace/podtrace/inflight"
 )
 
 // Options tune a Receiver.
 type Options struct {
-	// MaxBytes bounds a request body and, for compressed bodies, its
-	// decompressed size (HTTP 413, gRPC ResourceExhausted beyond).
+	// MaxBytes bounds an HTTP request body and, for compressed bodies, its
+	// decompressed size (HTTP 413 beyond).
 	MaxBytes int64
+	// MaxMessageBytes bounds a gRPC Export message (ResourceExhausted
+	// beyond). gRPC reads a whole message before its handler runs, so each
+	// call holds this much of the in-flight bound from its headers until
+	// its message is read: it is kept small (gRPC's default is 4 MiB).
+	MaxMessageBytes int64
 	// RetryAfter is how long an overloaded receiver asks clients to wait.
 	RetryAfter time.Duration
 	// Token, if set, is the bearer token clients must send: the HTTP
@@ -45,29 +53,27 @@ type Options struct {
 	// 401, gRPC Unauthenticated; not retryable.
 	Token string
 	// InFlight, if set, bounds the request bytes held at once (it may be
-	// shared with other receivers). A request that does not fit is refused
-	// at once as overloaded: HTTP 503 with Retry-After, gRPC Unavailable
-	// with RetryInfo.
-	InFlight Limiter
+	// shared with other receivers): HTTP bodies as they are read (after
+	// decompression), gRPC calls by MaxMessageBytes from their headers on.
+	// A request that does not fit is refused as overloaded, at once when
+	// the bound is full: HTTP 503 with Retry-After, gRPC Unavailable with
+	// RetryInfo.
+	InFlight *inflight.Bound
+	// Pace, if its MinRate is set, is the slowest an HTTP body may arrive
+	// (408 behind it); a gRPC call must have sent its message within the
+	// pace of MaxMessageBytes (DeadlineExceeded).
+	Pace inflight.Pace
+	// Now is the clock of the pace (time.Now if nil).
+	Now func() time.Time
 	// ClientCert makes gRPC calls without a client certificate verified by
 	// the server's TLS configuration fail with Unauthenticated. (Over HTTP
 	// the listener's handler checks it before the receiver.)
 	ClientCert bool
 }
 
-// Limiter bounds the bytes of requests being handled at once.
-type Limiter interface {
-	// Acquire reserves room for a request of n bytes (n <= 0: unknown,
-	// or compressed, so up to the body limit) and returns how much it
-	// reserved, or false at once if that does not fit.
-	Acquire(n int64) (reserved int64, ok bool)
-	// Release returns what Acquire reserved.
-	Release(reserved int64)
-}
-
 // DefaultOptions returns the defaults.
 func DefaultOptions() Options {
-	return Options{MaxBytes: 32 << 20, RetryAfter: time.Second}
+	return Options{MaxBytes: 32 << 20, MaxMessageBytes: 4 << 20, RetryAfter: time.Second}
 }
 
 // Transports, for Stats.
@@ -89,6 +95,7 @@ const (
 	failUnavailable
 	failUnauthorized
 	failClientCert
+	failSlowBody
 	numFailures
 )
 
@@ -106,6 +113,7 @@ var failures = [numFailures]struct {
 	failUnavailable:      {"unavailable", http.StatusServiceUnavailable, codes.Unavailable, true},
 	failUnauthorized:     {"unauthorized", http.StatusUnauthorized, codes.Unauthenticated, false},
 	failClientCert:       {"client_cert", http.StatusUnauthorized, codes.Unauthenticated, false},
+	failSlowBody:         {"slow_body", http.StatusRequestTimeout, codes.DeadlineExceeded, false},
 }
 
 // failureOf maps an error to its failure: the one place where errors become
@@ -118,8 +126,10 @@ func failureOf(err error) failure {
 		return failTooLarge
 	case errors.Is(err, ErrUnsupportedMedia):
 		return failUnsupportedMedia
-	case errors.Is(err, ErrOverloaded):
+	case errors.Is(err, ErrOverloaded), errors.Is(err, inflight.ErrFull):
 		return failOverloaded
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return failSlowBody
 	case errors.Is(err, errUnauthorized):
 		return failUnauthorized
 	case errors.Is(err, errClientCert):
@@ -131,6 +141,8 @@ func failureOf(err error) failure {
 var (
 	errUnauthorized = errors.New("missing or invalid bearer token")
 	errClientCert   = errors.New("a client certificate signed by the configured client CA is required")
+	errFull         = fmt.Errorf("%w: too many request bytes in flight", ErrOverloaded)
+	errSlowBody     = fmt.Errorf("the body arrived slower than the minimum rate: %w", os.ErrDeadlineExceeded)
 )
 
 // message is what a client is told: its own data's faults in full, ours in
@@ -174,21 +186,12 @@ type Receiver struct {
 // NewReceiver returns a receiver handing spans to next and, if forward is
 // not nil, every accepted request to forward.
 func NewReceiver(opts Options, next Consumer, forward *Forwarder, log *slog.Logger) *Receiver {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
 	r := &Receiver{opts: opts, next: next, forward: forward, log: log}
 	r.decoders.New = func() any { return new(Decoder) }
 	return r
-}
-
-// admit reserves in-flight room for a request of n bytes (see Limiter).
-func (r *Receiver) admit(n int64) (release func(), err error) {
-	if r.opts.InFlight == nil {
-		return func() {}, nil
-	}
-	got, ok := r.opts.InFlight.Acquire(n)
-	if !ok {
-		return nil, fmt.Errorf("%w: too many request bytes in flight", ErrOverloaded)
-	}
-	return func() { r.opts.InFlight.Release(got) }, nil
 }
 
 // export decodes a protobuf request, hands its spans on and forwards it.
@@ -261,17 +264,12 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		r.writeStatus(w, "", r.refuse(err), err.Error())
 		return
 	}
-	declared := req.ContentLength
-	if enc := req.Header.Get("Content-Encoding"); enc != "" && enc != "identity" {
-		declared = -1 // may decompress to MaxBytes
-	}
-	release, err := r.admit(declared)
-	if err != nil {
-		r.writeStatus(w, media, r.refuse(err), err.Error())
+	if r.opts.InFlight != nil && r.opts.InFlight.Full() {
+		r.writeStatus(w, media, r.refuse(errFull), errFull.Error())
 		return
 	}
-	defer release()
-	body, err := r.readBody(w, req)
+	body, held, err := r.readBody(w, req)
+	defer held.Release()
 	if err == nil && media == mediaJSON {
 		body, err = JSONToProto(body)
 	}
@@ -287,40 +285,52 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	r.write(w, media, http.StatusOK, response(rejected))
 }
 
-// readBody reads the body, decompressing gzip, within MaxBytes.
-func (r *Receiver) readBody(w http.ResponseWriter, req *http.Request) ([]byte, error) {
-	var src io.Reader = http.MaxBytesReader(w, req.Body, r.opts.MaxBytes)
+// readBody reads the body, decompressing gzip, within MaxBytes, its pace and
+// the in-flight bound; the caller releases what it holds once the spans
+// are handed on.
+func (r *Receiver) readBody(w http.ResponseWriter, req *http.Request) ([]byte, *inflight.Reader, error) {
+	rc := http.NewResponseController(w)
+	wire := inflight.NewReader(http.MaxBytesReader(w, req.Body, r.opts.MaxBytes), nil, r.opts.Pace, r.opts.Now(), rc.SetReadDeadline)
+	defer wire.Release()
+	var src io.Reader = wire
 	switch enc := req.Header.Get("Content-Encoding"); enc {
 	case "", "identity":
 	case "gzip":
 		zr, err := gzip.NewReader(src)
 		if err != nil {
-			return nil, tooLargeOr(err, fmt.Errorf("%w: gzip: %w", ErrMalformed, err))
+			return nil, nil, readError(err, fmt.Errorf("%w: gzip: %w", ErrMalformed, err))
 		}
 		defer zr.Close()
 		src = zr
 	default:
-		return nil, fmt.Errorf("%w: Content-Encoding %q, want gzip or none", ErrUnsupportedMedia, enc)
+		return nil, nil, fmt.Errorf("%w: Content-Encoding %q, want gzip or none", ErrUnsupportedMedia, enc)
 	}
+	held := inflight.NewReader(src, r.opts.InFlight, inflight.Pace{}, time.Time{}, nil)
+	// the buffer grows with what arrived, never ahead to the declared
+	// length; one byte more than allowed tells a decompressed body that is
+	// too large
 	var buf bytes.Buffer
-	if req.ContentLength > 0 && req.ContentLength <= r.opts.MaxBytes {
-		buf.Grow(int(req.ContentLength))
-	}
-	// one byte more than allowed tells a decompressed body that is too large
-	n, err := buf.ReadFrom(io.LimitReader(src, r.opts.MaxBytes+1))
+	n, err := buf.ReadFrom(io.LimitReader(held, r.opts.MaxBytes+1))
 	if err != nil {
-		return nil, tooLargeOr(err, fmt.Errorf("%w: reading body: %w", ErrMalformed, err))
+		return nil, held, readError(err, fmt.Errorf("%w: reading body: %w", ErrMalformed, err))
 	}
 	if n > r.opts.MaxBytes {
-		return nil, fmt.Errorf("%w: more than %d bytes decompressed", ErrTooLarge, r.opts.MaxBytes)
+		return nil, held, fmt.Errorf("%w: more than %d bytes decompressed", ErrTooLarge, r.opts.MaxBytes)
 	}
-	return buf.Bytes(), nil
+	return buf.Bytes(), held, nil
 }
 
-func tooLargeOr(err, other error) error {
+// readError tells a body too large, over the in-flight bound or behind its
+// pace from other read errors.
+func readError(err, other error) error {
 	var mb *http.MaxBytesError
-	if errors.As(err, &mb) {
+	switch {
+	case errors.As(err, &mb):
 		return fmt.Errorf("%w: body over %d bytes", ErrTooLarge, mb.Limit)
+	case errors.Is(err, inflight.ErrFull):
+		return errFull
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return errSlowBody
 	}
 	return other
 }
@@ -367,31 +377,79 @@ var traceServiceDesc = grpc.ServiceDesc{
 }
 
 // GRPCServer returns a gRPC server serving the OTLP TraceService with this
-// receiver, with opts added.
+// receiver, with opts added. Calls are authenticated and admitted to the
+// in-flight bound from their headers (tap), before gRPC reads a byte of
+// their message.
 func (r *Receiver) GRPCServer(opts ...grpc.ServerOption) *grpc.Server {
-	base := []grpc.ServerOption{grpc.ForceServerCodecV2(codec{}), grpc.MaxRecvMsgSize(int(min(r.opts.MaxBytes, math.MaxInt32)))}
+	base := []grpc.ServerOption{grpc.ForceServerCodecV2(codec{}), grpc.MaxRecvMsgSize(int(min(r.opts.MaxMessageBytes, math.MaxInt32))),
+		grpc.InTapHandle(r.tap)}
 	s := grpc.NewServer(append(base, opts...)...)
 	s.RegisterService(&traceServiceDesc, r)
 	return s
 }
 
-func grpcExport(srv any, ctx context.Context, dec func(any) error, interceptor grpc.UnaryServerInterceptor) (any, error) {
-	r := srv.(*Receiver)
+// callHold is what an Export call holds of the in-flight bound.
+type callHold struct {
+	b    *inflight.Bound
+	mu   sync.Mutex
+	held int64
+}
+
+// keep shrinks the hold to n bytes (the message read).
+func (h *callHold) keep(n int64) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if n < h.held {
+		h.b.Release(h.held - n)
+		h.held = n
+	}
+}
+
+type callHoldKey struct{}
+
+// tap runs on an Export call's headers, before its message is read: it
+// checks the client certificate and token, reserves MaxMessageBytes of the
+// in-flight bound until the call ends (gRPC allocates the message's
+// declared length as soon as it reads its prefix) and sets the deadline by
+// which the message must have arrived. A refusal costs the server nothing
+// of the message.
+func (r *Receiver) tap(ctx context.Context, info *tap.Info) (context.Context, error) {
+	if info.FullMethodName != exportMethod {
+		return ctx, nil // gRPC answers Unimplemented
+	}
 	r.Stats.Requests[TransportGRPC].Add(1)
 	if err := r.grpcAllowed(ctx); err != nil {
 		return nil, r.grpcError(r.refuse(err), err)
 	}
+	var cancel context.CancelFunc = func() {}
+	if r.opts.Pace.MinRate > 0 {
+		ctx, cancel = context.WithDeadline(ctx, r.opts.Pace.Deadline(r.opts.Now(), r.opts.MaxMessageBytes))
+	}
+	if r.opts.InFlight == nil {
+		context.AfterFunc(ctx, cancel)
+		return ctx, nil
+	}
+	if !r.opts.InFlight.Acquire(r.opts.MaxMessageBytes) {
+		cancel()
+		return nil, r.grpcError(r.refuse(errFull), errFull)
+	}
+	h := &callHold{b: r.opts.InFlight, held: r.opts.MaxMessageBytes}
+	// the call's context ends with the call, however it ends
+	context.AfterFunc(ctx, func() { h.keep(0); cancel() })
+	return context.WithValue(ctx, callHoldKey{}, h), nil
+}
+
+func grpcExport(srv any, ctx context.Context, dec func(any) error, interceptor grpc.UnaryServerInterceptor) (any, error) {
+	r := srv.(*Receiver)
 	var m rawMessage
 	if err := dec(&m); err != nil {
 		return nil, err
 	}
-	// gRPC has read the message (at most MaxBytes) before this call: it is
-	// counted in flight from here until its spans are handed on
-	release, err := r.admit(max(int64(len(m)), 1))
-	if err != nil {
-		return nil, r.grpcError(r.refuse(err), err)
+	// the message is read: the call holds its size until it returns
+	if h, ok := ctx.Value(callHoldKey{}).(*callHold); ok {
+		h.keep(int64(len(m)))
+		defer h.keep(0)
 	}
-	defer release()
 	handle := func(ctx context.Context, req any) (any, error) {
 		rejected, err := r.export(ctx, *req.(*rawMessage))
 		if err != nil {

@@ -3,7 +3,6 @@ package otlp_test
 import (
 	"context"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,42 +20,9 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/podtrace/podtrace/inflight"
 	"github.com/podtrace/podtrace/otlp"
 )
-
-// limiter is an otlp.Limiter of a fixed capacity that remembers what is in
-// use; full refuses everything.
-type limiter struct {
-	mu             sync.Mutex
-	capacity, used int64
-	full           bool
-}
-
-func (l *limiter) Acquire(n int64) (int64, bool) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if n <= 0 {
-		n = l.capacity
-	}
-	if l.full || l.used+n > l.capacity {
-		return 0, false
-	}
-	l.used += n
-	return n, true
-}
-
-func (l *limiter) Release(n int64) {
-	l.mu.Lock()
-	l.used -= n
-	l.mu.Unlock()
-}
-
-func (l *limiter) set(full bool) (used int64) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.full = full
-	return l.used
-}
 
 // spans are n finished spans as an SDK exporter is handed them.
 func spans(n int) []sdktrace.ReadOnlySpan {
@@ -142,7 +108,7 @@ func TestToken(t *testing.T) {
 func TestInFlight(t *testing.T) {
 	rec := &recorder{}
 	opts := otlp.DefaultOptions()
-	lim := &limiter{capacity: opts.MaxBytes}
+	lim := inflight.New(opts.MaxBytes)
 	opts.InFlight = lim
 	r, grpcAddr, httpURL := serve(t, opts, rec, nil)
 	ctx := context.Background()
@@ -152,7 +118,9 @@ func TestInFlight(t *testing.T) {
 			t.Fatalf("%s: %v", transport, err)
 		}
 	}
-	lim.set(true)
+	if !lim.Acquire(opts.MaxBytes) {
+		t.Fatalf("%d bytes still held after the requests", lim.Used())
+	}
 	for transport, exp := range exps {
 		if err := exp.ExportSpans(ctx, spans(2)); err == nil {
 			t.Errorf("%s: accepted over the bound", transport)
@@ -174,8 +142,8 @@ func TestInFlight(t *testing.T) {
 	if s.Code() != codes.Unavailable || !retry {
 		t.Errorf("gRPC over the bound: %v (RetryInfo %v)", err, retry)
 	}
-	if used := lim.set(false); used != 0 {
-		t.Errorf("%d bytes still reserved after the requests", used)
+	if lim.Release(opts.MaxBytes); lim.Used() != 0 {
+		t.Errorf("%d bytes still held after the requests", lim.Used())
 	}
 	if n := r.Stats.FailureCounts()["overloaded"]; n != 4 {
 		t.Errorf("%d refusals counted as overloaded, want 4", n)

@@ -109,7 +109,7 @@ func TestPodEventsQueryPlan(t *testing.T) {
 		t.Fatal(err)
 	}
 	var plan []map[string]any
-	if err := st.pool.QueryRow(ctx, "EXPLAIN (FORMAT JSON) "+podEventsQuery, "c", "u-0007", "ns", "p-0007", t0.UnixNano()).Scan(&plan); err != nil {
+	if err := st.pool.QueryRow(ctx, "EXPLAIN (FORMAT JSON) "+podEventsQuery, "c", "u-0007", "ns", "p-0007", t0.UnixNano(), int64(0), int64(0), int64(500)).Scan(&plan); err != nil {
 		t.Fatal(err)
 	}
 	raw, _ := json.Marshal(plan)

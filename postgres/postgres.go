@@ -552,13 +552,13 @@ func (s *Store) Briefs(ctx context.Context, f podtrace.RecordFilter, fn func(*po
 
 // podEventsQuery reads a pod's journal: by journal_uid, and by the partial
 // index journal_name for the events that name no uid.
-const podEventsQuery = `SELECT ` + sqlstore.EventColumns + ` FROM journal WHERE cluster = $1 AND uid = $2
+const podEventsQuery = `SELECT ` + sqlstore.EventColumns + ` FROM journal WHERE cluster = $1 AND uid = $2 AND (time, seq) > ($6, $7)
 	UNION ALL
-	SELECT ` + sqlstore.EventColumns + ` FROM journal WHERE cluster = $1 AND uid = '' AND namespace = $3 AND name = $4 AND time >= $5
-	ORDER BY time, seq`
+	SELECT ` + sqlstore.EventColumns + ` FROM journal WHERE cluster = $1 AND uid = '' AND namespace = $3 AND name = $4 AND time >= $5 AND (time, seq) > ($6, $7)
+	ORDER BY time, seq LIMIT $8`
 
 // PodEvents implements podtrace.Store.
-func (s *Store) PodEvents(ctx context.Context, cluster, uid string) ([]podtrace.JournalEvent, error) {
+func (s *Store) PodEvents(ctx context.Context, cluster, uid string, page podtrace.EventPage) ([]podtrace.JournalEvent, error) {
 	var ns, name string
 	var created int64
 	err := s.pool.QueryRow(ctx, `SELECT namespace, name, created FROM pods WHERE cluster = $1 AND uid = $2`, text(cluster), text(uid)).Scan(&ns, &name, &created)
@@ -570,7 +570,8 @@ func (s *Store) PodEvents(ctx context.Context, cluster, uid string) ([]podtrace.
 	}
 	// events that named the pod by uid, and those that named it only by
 	// namespace/name (a name may be reused: only within the pod's lifetime)
-	rows, err := s.pool.Query(ctx, podEventsQuery, text(cluster), text(uid), ns, name, created)
+	after, afterSeq, limit := page.Bounds()
+	rows, err := s.pool.Query(ctx, podEventsQuery, text(cluster), text(uid), ns, name, created, after, afterSeq, limit)
 	if err != nil {
 		return nil, fmt.Errorf("pod events %s: %w", uid, err)
 	}

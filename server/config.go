@@ -58,6 +58,11 @@ type Config struct {
 	// findings); an event stamped further ahead moves it only once another
 	// confirms its time (see lifecycle.Config).
 	MaxClockStep time.Duration `yaml:"max_clock_step"`
+	// MaxClockSkew is how far past this host's clock an audit event may be
+	// stamped and still move the event clock: forged events dated in the
+	// future, even confirming each other, cannot flag every later pod as
+	// slow (see lifecycle.Config).
+	MaxClockSkew time.Duration `yaml:"max_clock_skew"`
 
 	// PostgresDSN, if set, stores in PostgreSQL (postgres://host/db) instead
 	// of the SQLite file db: many clusters' podtraces may share one database.
@@ -71,10 +76,33 @@ type Config struct {
 	// Retention is how long records, pod states and journal events are
 	// kept; 0 keeps everything. Deleted in small batches every minute.
 	Retention time.Duration `yaml:"retention"`
-	// MaxInflightBytes bounds the webhook bodies being read, decoded or
-	// waiting for the journal at once (a gzip or chunked body counts as
-	// max_body_bytes); beyond it requests get 503 with Retry-After.
+	// MaxInflightBytes bounds the webhook and OTLP request bytes being
+	// read, decoded or waiting for the journal at once, counted as they
+	// arrive (decompressed), never by the length a request declares; an
+	// OTLP gRPC call holds otlp_grpc_max_message_bytes from its headers
+	// until its message is read. Beyond it requests get 503 with
+	// Retry-After (gRPC Unavailable), at once while it is full.
 	MaxInflightBytes int64 `yaml:"max_inflight_bytes"`
+	// OTLPGRPCMaxMessageBytes bounds an OTLP gRPC Export message (gRPC's
+	// default, 4 MiB; exporters' batches are far smaller).
+	OTLPGRPCMaxMessageBytes int64 `yaml:"otlp_grpc_max_message_bytes"`
+	// ReadHeaderTimeout is how long a client may take to send a request's
+	// headers, on every HTTP listener.
+	ReadHeaderTimeout time.Duration `yaml:"read_header_timeout"`
+	// ReadBodyTimeout and MinBodyRate (bytes per second) are the slowest a
+	// webhook or OTLP body may arrive: n bytes within read_body_timeout +
+	// n/min_body_rate of the request's start (HTTP 408 behind; an OTLP
+	// gRPC call must have sent its whole message within the pace of
+	// otlp_grpc_max_message_bytes). A client trickling a large body is
+	// dropped instead of holding a connection and its bytes.
+	ReadBodyTimeout time.Duration `yaml:"read_body_timeout"`
+	MinBodyRate     int64         `yaml:"min_body_rate"`
+	// IdleTimeout closes keep-alive connections (HTTP) and connections
+	// without calls (gRPC) idle this long; MaxConnections bounds the
+	// connections each listener holds at once (more wait to be accepted),
+	// so idle or slow clients cannot take every file descriptor.
+	IdleTimeout    time.Duration `yaml:"idle_timeout"`
+	MaxConnections int           `yaml:"max_connections"`
 	// TLSCert and TLSKey (PEM files) serve every listener over TLS.
 	TLSCert string `yaml:"tls_cert"`
 	TLSKey  string `yaml:"tls_key"`
@@ -128,9 +156,16 @@ func DefaultConfig() Config {
 		FlushInterval: 100 * time.Millisecond,
 		IdleAfter:     10 * time.Minute,
 		MaxClockStep:  lifecycle.DefaultConfig().MaxClockStep,
+		MaxClockSkew:  lifecycle.DefaultConfig().MaxClockSkew,
 
-		SharedJournal:    true,
-		MaxInflightBytes: 64 << 20,
+		SharedJournal:           true,
+		MaxInflightBytes:        64 << 20,
+		OTLPGRPCMaxMessageBytes: 4 << 20,
+		ReadHeaderTimeout:       10 * time.Second,
+		ReadBodyTimeout:         30 * time.Second,
+		MinBodyRate:             64 << 10,
+		IdleTimeout:             2 * time.Minute,
+		MaxConnections:          4096,
 
 		OTLPGRPCAddr:        "127.0.0.1:4317",
 		OTLPHTTPAddr:        "127.0.0.1:4318",
@@ -194,6 +229,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxClockStep <= 0 {
 		bad("max_clock_step", "must be positive")
+	}
+	if c.MaxClockSkew <= 0 {
+		bad("max_clock_skew", "must be positive")
 	}
 	errs = append(errs, c.validateSecurity()...)
 	errs = append(errs, c.validateOTLP()...)

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/keepalive"
 
 	"github.com/podtrace/podtrace"
 	"github.com/podtrace/podtrace/correlate"
@@ -120,8 +121,9 @@ func (o *spanSide) start(ctx context.Context, p *ingest.Pipeline, st podtrace.St
 		o.export.Store(e)
 	}
 	ro := otlp.DefaultOptions()
-	ro.MaxBytes = o.cfg.MaxBodyBytes
+	ro.MaxBytes, ro.MaxMessageBytes = o.cfg.MaxBodyBytes, o.cfg.OTLPGRPCMaxMessageBytes
 	ro.Token, ro.InFlight, ro.ClientCert = sec.ingestToken, sec.inflight, sec.clientCA
+	ro.Pace, ro.Now = sec.pace, time.Now
 	o.receiver = otlp.NewReceiver(ro, o.joiner, o.forward, o.log)
 	if err := o.reg.Register(otlp.NewCollector(o.receiver, o.forward)); err != nil {
 		return fmt.Errorf("metrics: %w", err)
@@ -130,12 +132,12 @@ func (o *spanSide) start(ctx context.Context, p *ingest.Pipeline, st podtrace.St
 		return nil
 	}
 	if addr := o.cfg.OTLPGRPCAddr; addr != "" {
-		ln, err := net.Listen("tcp", addr)
+		ln, err := o.cfg.listen(addr)
 		if err != nil {
 			return fmt.Errorf("listen otlp_grpc_addr %s: %w", addr, err)
 		}
 		o.grpcLn = ln
-		var opts []grpc.ServerOption
+		opts := []grpc.ServerOption{grpc.KeepaliveParams(keepalive.ServerParameters{MaxConnectionIdle: o.cfg.IdleTimeout})}
 		if sec.tls != nil {
 			opts = append(opts, grpc.Creds(credentials.NewTLS(sec.tls)))
 		}
@@ -149,14 +151,14 @@ func (o *spanSide) start(ctx context.Context, p *ingest.Pipeline, st podtrace.St
 		}()
 	}
 	if addr := o.cfg.OTLPHTTPAddr; addr != "" {
-		ln, err := net.Listen("tcp", addr)
+		ln, err := o.cfg.listen(addr)
 		if err != nil {
 			return fmt.Errorf("listen otlp_http_addr %s: %w", addr, err)
 		}
 		o.httpLn = ln
 		mux := http.NewServeMux()
 		mux.Handle("/v1/traces", o.receiver)
-		o.http = &http.Server{Handler: sec.guard(mux), ReadHeaderTimeout: 10 * time.Second}
+		o.http = o.cfg.httpServer(sec.guard(mux))
 		o.wg.Add(1)
 		go func() {
 			defer o.wg.Done()

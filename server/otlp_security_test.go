@@ -174,19 +174,23 @@ func waitMetrics(t *testing.T, s *server.Server, p *pki, want string) string {
 }
 
 // TestOTLPInFlightShared: the webhook and the OTLP receivers share one
-// in-flight bound. While a webhook body holds all of it, OTLP requests are
+// in-flight bound, counted as bytes arrive. While a webhook body holds all
+// of it, OTLP requests are
 // refused at once as OTLP says a retryable overload is (HTTP 503 with
 // Retry-After, gRPC Unavailable), and counted; once it is released they are
 // accepted.
 func TestOTLPInFlightShared(t *testing.T) {
 	const limit = 64 << 10
-	s, _ := start(t, func(c *server.Config) { c.MaxBodyBytes, c.MaxInflightBytes = limit, limit })
+	s, _ := start(t, func(c *server.Config) {
+		c.MaxBodyBytes, c.MaxInflightBytes, c.OTLPGRPCMaxMessageBytes = limit, limit, limit
+	})
 	defer s.Close()
 	hold, err := net.Dial("tcp", s.Addr())
 	if err != nil {
 		t.Fatal(err)
 	}
-	fmt.Fprintf(hold, "POST /audit HTTP/1.1\r\nHost: podtrace\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n{", limit)
+	// a chunked body: its first chunk, all of the bound, then nothing
+	fmt.Fprintf(hold, "POST /audit HTTP/1.1\r\nHost: podtrace\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n%x\r\n{%s\r\n", limit, strings.Repeat(" ", limit-1))
 	ctx := context.Background()
 	newExp := func(transport string) sdktrace.SpanExporter {
 		if transport == "grpc" {
@@ -196,7 +200,7 @@ func TestOTLPInFlightShared(t *testing.T) {
 		exp, _ := otlptracehttp.New(ctx, otlptracehttp.WithEndpoint(s.OTLPHTTPAddr()), otlptracehttp.WithInsecure(), otlptracehttp.WithRetry(otlptracehttp.RetryConfig{Enabled: false}))
 		return exp
 	}
-	// the held request reserves the bound once its headers are read
+	// the held request holds the bound once its bytes are read
 	var refused error
 	for try := 0; try < 100 && refused == nil; try++ {
 		refused = newExp("http").ExportSpans(ctx, stubSpans(1))

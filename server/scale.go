@@ -13,14 +13,14 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
-	"strings"
-	"sync"
-	"time"
+	"slices"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/net/netutil"
 
 	"github.com/podtrace/podtrace"
 	"github.com/podtrace/podtrace/auth"
+	"github.com/podtrace/podtrace/inflight"
 	"github.com/podtrace/podtrace/postgres"
 	"github.com/podtrace/podtrace/retention"
 	"github.com/podtrace/podtrace/sqlite"
@@ -50,6 +50,24 @@ func (c Config) validateSecurity() []error {
 	}
 	if c.MaxInflightBytes < c.MaxBodyBytes {
 		bad("max_inflight_bytes", "%d: must be at least max_body_bytes (%d)", c.MaxInflightBytes, c.MaxBodyBytes)
+	}
+	if c.OTLPGRPCMaxMessageBytes < 1024 || c.OTLPGRPCMaxMessageBytes > c.MaxInflightBytes {
+		bad("otlp_grpc_max_message_bytes", "%d: want from 1024 to max_inflight_bytes (%d)", c.OTLPGRPCMaxMessageBytes, c.MaxInflightBytes)
+	}
+	if c.ReadHeaderTimeout <= 0 {
+		bad("read_header_timeout", "must be positive")
+	}
+	if c.ReadBodyTimeout <= 0 {
+		bad("read_body_timeout", "must be positive")
+	}
+	if c.MinBodyRate < 1 {
+		bad("min_body_rate", "%d: must be positive (bytes per second)", c.MinBodyRate)
+	}
+	if c.IdleTimeout <= 0 {
+		bad("idle_timeout", "must be positive")
+	}
+	if c.MaxConnections < 1 {
+		bad("max_connections", "%d: must be positive", c.MaxConnections)
 	}
 	if err := c.tlsFiles().Validate(); err != nil {
 		errs = append(errs, err)
@@ -119,7 +137,8 @@ type security struct {
 	ingestToken string // the receivers' bearer token, if any
 	clientCA    bool
 	readOnly    bool
-	inflight    *inflight
+	inflight    *inflight.Bound
+	pace        inflight.Pace
 	refused     *prometheus.CounterVec // by reason
 	debugAddr   string
 	log         *slog.Logger
@@ -127,7 +146,7 @@ type security struct {
 
 func newSecurity(c Config, reg prometheus.Registerer, log *slog.Logger) (*security, error) {
 	sec := &security{api: &auth.Guard{Realm: "podtrace"}, clientCA: c.ClientCA != "", readOnly: c.ReadOnly, debugAddr: c.DebugAddr, log: log,
-		inflight: &inflight{limit: c.MaxInflightBytes, maxBody: c.MaxBodyBytes}}
+		inflight: inflight.New(c.MaxInflightBytes), pace: inflight.Pace{Timeout: c.ReadBodyTimeout, MinRate: c.MinBodyRate}}
 	if c.tlsFiles().Enabled() {
 		t, err := tlsconfig.Server(c.tlsFiles())
 		if err != nil {
@@ -162,15 +181,23 @@ func newSecurity(c Config, reg prometheus.Registerer, log *slog.Logger) (*securi
 	for _, r := range []string{"api_unauthorized", "client_cert", "inflight_bytes", "read_only"} {
 		sec.refused.WithLabelValues(r)
 	}
-	if err := reg.Register(sec.refused); err != nil {
-		return nil, fmt.Errorf("metrics: %w", err)
+	held := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "podtrace_inflight_bytes",
+		Help: "Request bytes the webhook and OTLP receivers hold now, of max_inflight_bytes.",
+	}, func() float64 { return float64(sec.inflight.Used()) })
+	for _, c := range []prometheus.Collector{sec.refused, held} {
+		if err := reg.Register(c); err != nil {
+			return nil, fmt.Errorf("metrics: %w", err)
+		}
 	}
 	return sec, nil
 }
 
 // ingestPaths are the receivers: guarded by their own token, mTLS and the
-// in-flight bound, not by the API's credentials. The OTLP receiver applies
-// the bound itself, to answer as OTLP says.
+// in-flight bound, not by the API's credentials. The receivers count the
+// bytes they read against the bound; a webhook request is refused here at
+// once while the bound is full (the OTLP receiver does so itself, to answer
+// as OTLP says).
 var ingestPaths = []string{"/audit", "/v1/traces"}
 
 // healthPaths answer probes without credentials.
@@ -179,7 +206,7 @@ var healthPaths = []string{"/healthz", "/readyz"}
 // guard puts every route of mux behind what protects it.
 func (sec *security) guard(mux http.Handler) http.Handler {
 	count := func(reason string) func() { c := sec.refused.WithLabelValues(reason); return c.Inc }
-	bounded := sec.inflight.handler(mux, count("inflight_bytes"))
+	bounded := refuseWhenFull(sec.inflight, mux, count("inflight_bytes"))
 	ingest := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/audit" { // the OTLP receiver bounds itself
 			bounded.ServeHTTP(w, r)
@@ -209,79 +236,50 @@ func (sec *security) guard(mux http.Handler) http.Handler {
 	})
 }
 
-func hasPath(paths []string, p string) bool {
-	for _, q := range paths {
-		if p == q || strings.HasPrefix(p, q+"/") {
-			return true
-		}
-	}
-	return false
-}
+// hasPath reports whether p is one of paths, exactly: the routes are exact,
+// and anything below them (/audit/x, /healthz/x) is the UI's, behind the
+// API's credentials.
+func hasPath(paths []string, p string) bool { return slices.Contains(paths, p) }
 
-// inflight bounds the request body bytes being handled at once, by the
-// webhook and the OTLP receivers together (it is their otlp.Limiter). A
-// request reserves its length, or the body limit when the length is unknown
-// or the body is compressed (it may decompress to the limit); a request
-// that does not fit is refused at once, before anything is read.
-type inflight struct {
-	limit, maxBody int64
-	mu             sync.Mutex
-	used           int64
-}
-
-// Acquire reserves room for a request of n bytes (n <= 0: unknown).
-func (f *inflight) Acquire(n int64) (int64, bool) {
-	if n <= 0 || n > f.maxBody {
-		n = f.maxBody
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.used+n > f.limit {
-		return 0, false
-	}
-	f.used += n
-	return n, true
-}
-
-// Release returns what Acquire reserved.
-func (f *inflight) Release(n int64) {
-	f.mu.Lock()
-	f.used -= n
-	f.mu.Unlock()
-}
-
-// handler bounds the webhook: 503 with Retry-After at once when a request
-// does not fit.
-func (f *inflight) handler(next http.Handler, reject func()) http.Handler {
+// refuseWhenFull answers 503 with Retry-After at once, before reading the
+// body, while the in-flight bound is full.
+func refuseWhenFull(b *inflight.Bound, next http.Handler, reject func()) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodPost {
-			next.ServeHTTP(w, r)
-			return
-		}
-		declared := r.ContentLength
-		if r.Header.Get("Content-Encoding") != "" {
-			declared = -1
-		}
-		n, ok := f.Acquire(declared)
-		if !ok {
+		if r.Method == http.MethodPost && b.Full() {
 			reject()
 			w.Header().Set("Retry-After", "1")
 			http.Error(w, "podtrace is overloaded (request bytes in flight); retry", http.StatusServiceUnavailable)
 			return
 		}
-		defer f.Release(n)
 		next.ServeHTTP(w, r)
 	})
 }
 
+// httpServer is an HTTP server of h with the configured timeouts.
+func (c Config) httpServer(h http.Handler) *http.Server {
+	return &http.Server{Handler: h, ReadHeaderTimeout: c.ReadHeaderTimeout, IdleTimeout: c.IdleTimeout}
+}
+
+// listen listens on addr, holding at most max_connections at once.
+func (c Config) listen(addr string) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	return netutil.LimitListener(ln, c.MaxConnections), nil
+}
+
 // serveHTTP serves srv on ln, over TLS when configured. Connection-level
 // errors (failed handshakes: a client's fault) are logged at debug level.
+// Each listener gets its own copy of the TLS configuration: net/http
+// configures HTTP/2 by writing into the one it is given, and the listeners
+// start at once.
 func (sec *security) serveHTTP(srv *http.Server, ln net.Listener) error {
 	if srv.ErrorLog == nil {
 		srv.ErrorLog = slog.NewLogLogger(sec.log.Handler(), slog.LevelDebug)
 	}
 	if sec.tls != nil {
-		srv.TLSConfig = sec.tls
+		srv.TLSConfig = sec.tls.Clone()
 		return srv.ServeTLS(ln, "", "")
 	}
 	return srv.Serve(ln)
@@ -299,12 +297,12 @@ func (s *Server) startDebug(sec *security) error {
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	ln, err := net.Listen("tcp", sec.debugAddr)
+	ln, err := s.cfg.listen(sec.debugAddr)
 	if err != nil {
 		return fmt.Errorf("listen %s (debug): %w", sec.debugAddr, err)
 	}
 	s.debugLn = ln
-	s.debug = &http.Server{Handler: sec.api.Handler(mux, nil), ReadHeaderTimeout: 10 * time.Second}
+	s.debug = s.cfg.httpServer(sec.api.Handler(mux, nil))
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()

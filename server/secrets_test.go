@@ -39,7 +39,7 @@ var secretEvents = []string{
 		`"annotations":{"kubectl.kubernetes.io/last-applied-configuration":"{\"env\":\"SECRET-LAST-APPLIED\"}"},` +
 		`"managedFields":[{"manager":"kubectl","operation":"Update","fieldsV1":{"f:spec":{"f:SECRET-MANAGED-FIELDS":{}}}}]},` +
 		`"spec":{"containers":[{"name":"c","image":"app:1","command":["/app","--token=SECRET-COMMAND"],"args":["--db-password=SECRET-ARGS"],"env":[{"name":"DB_PASSWORD","value":"SECRET-ENV-VALUE"}],` +
-		`"readinessProbe":{"httpGet":{"path":"/ready","port":8080,"httpHeaders":[{"name":"Authorization","value":"Bearer SECRET-PROBE-HEADER"}]}}}],` +
+		`"readinessProbe":{"httpGet":{"path":"/ready?token=SECRET-PROBE-PATH","port":8080,"httpHeaders":[{"name":"Authorization","value":"Bearer SECRET-PROBE-HEADER"}]}}}],` +
 		`"initContainers":[{"name":"i","image":"init:1","args":["SECRET-INIT-ARGS"],"env":[{"name":"K","value":"SECRET-INIT-ENV"}]}]},` +
 		`"status":{"phase":"Pending"}},"requestReceivedTimestamp":"2026-11-21T20:48:39.000000Z","stageTimestamp":"2026-11-21T20:48:39.050000Z"}`,
 
@@ -66,6 +66,13 @@ var secretEvents = []string{
 		`"requestObject":[{"op":"add","path":"/spec/containers/0/args/-","value":"--api-key=SECRET-PATCH-ARG"},{"op":"add","path":"/spec/containers/0/env/-","value":{"name":"X","value":"SECRET-PATCH-ENV"}}],` +
 		`"requestReceivedTimestamp":"2026-11-21T20:48:39.250000Z","stageTimestamp":"2026-11-21T20:48:39.260000Z"}`,
 
+	// kubectl exec with a password on the command line: the command is in
+	// the request URI's query
+	`{"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"Metadata","auditID":"0b7b0b1e-0000-4000-8000-000000000006","stage":"ResponseComplete",` +
+		`"requestURI":"/api/v1/namespaces/sec/pods/app-1/exec?command=mysql\u0026command=-pSECRET-EXEC-URI\u0026container=c\u0026stdin=true\u0026tty=true","verb":"create","user":{"username":"admin"},` +
+		`"objectRef":{"resource":"pods","namespace":"sec","name":"app-1","apiVersion":"v1","subresource":"exec"},"responseStatus":{"code":101},` +
+		`"requestReceivedTimestamp":"2026-11-21T20:48:39.270000Z","stageTimestamp":"2026-11-21T20:48:39.280000Z"}`,
+
 	// a pod event whose bodies are Secrets (a confused client): still redacted
 	`{"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"RequestResponse","auditID":"0b7b0b1e-0000-4000-8000-000000000004","stage":"ResponseComplete",` +
 		`"requestURI":"/api/v1/namespaces/sec/pods/app-1","verb":"update","user":{"username":"admin"},` +
@@ -78,7 +85,8 @@ var secretEvents = []string{
 // may appear in the store or the logs.
 var secretMarkers = []string{"SECRET-ENV-VALUE", "SECRET-INIT-ENV", "SECRET-LAST-APPLIED", "SECRET-MANAGED-FIELDS", "SECRET-SA-TOKEN",
 	"U0VDUkVULURBVEE", "SECRET-STRING-DATA", "U0VDUkVULVNUUklORy1EQVRB", "ingest-T0KEN-secret",
-	"SECRET-COMMAND", "SECRET-ARGS", "SECRET-INIT-ARGS", "SECRET-PROBE-HEADER", "SECRET-PATCH-ARG", "SECRET-PATCH-ENV"}
+	"SECRET-COMMAND", "SECRET-ARGS", "SECRET-INIT-ARGS", "SECRET-PROBE-HEADER", "SECRET-PATCH-ARG", "SECRET-PATCH-ENV",
+	"SECRET-EXEC-URI", "SECRET-PROBE-PATH"}
 
 // syncBuffer is a log sink shared by the server's goroutines.
 type syncBuffer struct {
@@ -148,7 +156,7 @@ func ingestSecrets(t *testing.T, mod func(*server.Config)) string {
 		time.Sleep(50 * time.Millisecond)
 	}
 	findSecrets(t, "the API", shown)
-	if !bytes.Contains(shown, []byte(`"verb":"patch"`)) || !bytes.Contains(shown, []byte("DB_PASSWORD")) {
+	if !bytes.Contains(shown, []byte(`"verb":"patch"`)) || !bytes.Contains(shown, []byte("DB_PASSWORD")) || !bytes.Contains(shown, []byte("/exec?command=")) {
 		t.Fatalf("the API does not show the pod's events: the test proves nothing\n%.2000s", shown)
 	}
 	if err := s.Close(); err != nil {

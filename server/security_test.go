@@ -187,6 +187,11 @@ func TestTLSAndAuth(t *testing.T) {
 		{"webhook with a certificate of another CA", strangerCert, "POST", "/audit", good, ingestAuth, 401},
 		{"webhook with client cert, no token", withCert, "POST", "/audit", good, nil, 401},
 		{"webhook with the API token", withCert, "POST", "/audit", good, apiAuth, 401},
+		{"webhook with the scheme in lowercase", withCert, "POST", "/audit", good, map[string]string{"Authorization": "bearer ingest-s3cret"}, 200},
+		{"below /audit is the UI's, behind credentials", noCert, "GET", "/audit/x", nil, nil, 401},
+		{"below /healthz is the UI's, behind credentials", noCert, "GET", "/healthz/x", nil, nil, 401},
+		{"below /v1/traces is the UI's, behind credentials", noCert, "GET", "/v1/traces/x", nil, nil, 401},
+		{"API with the scheme in lowercase", noCert, "GET", "/metrics", nil, map[string]string{"Authorization": "bearer api-s3cret"}, 200},
 		{"health needs nothing", noCert, "GET", "/healthz", nil, nil, 200},
 		{"ready needs nothing", noCert, "GET", "/readyz", nil, nil, 200},
 		{"metrics without credentials", noCert, "GET", "/metrics", nil, nil, 401},
@@ -224,7 +229,8 @@ func TestTLSAndAuth(t *testing.T) {
 	do(t, debug, call{"pprof cmdline", noCert, "GET", "/debug/pprof/cmdline", nil, apiAuth, 200})
 	do(t, debug, call{"pprof goroutines", noCert, "GET", "/debug/pprof/goroutine?debug=1", nil, apiAuth, 200})
 
-	// refusals are counted
+	// refusals are counted (api_unauthorized: 4 above, and the 3 paths below
+	// the receivers and health)
 	req, _ := http.NewRequest("GET", base+"/metrics", nil)
 	req.Header.Set("Authorization", "Bearer api-s3cret")
 	resp, err := noCert.Do(req)
@@ -233,7 +239,7 @@ func TestTLSAndAuth(t *testing.T) {
 	}
 	metrics, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	for _, want := range []string{`podtrace_http_refused_total{reason="client_cert"} 2`, `podtrace_http_refused_total{reason="api_unauthorized"} 4`} {
+	for _, want := range []string{`podtrace_http_refused_total{reason="client_cert"} 2`, `podtrace_http_refused_total{reason="api_unauthorized"} 7`} {
 		if !strings.Contains(string(metrics), want) {
 			t.Errorf("metrics lack %s", want)
 		}
@@ -285,12 +291,15 @@ func TestSecurityConfigErrors(t *testing.T) {
 	cfg.PostgresDSN = "mysql://x"
 	cfg.Retention = -time.Hour
 	cfg.MaxInflightBytes = 10
+	cfg.ReadHeaderTimeout, cfg.ReadBodyTimeout, cfg.MinBodyRate, cfg.MaxClockSkew = 0, -time.Second, 0, 0
+	cfg.IdleTimeout, cfg.MaxConnections = 0, 0
 	err := cfg.Validate()
 	if err == nil {
 		t.Fatal("no error")
 	}
 	for _, want := range []string{"tls_cert, tls_key: set both or neither", "api_basic_auth_file", "not a bcrypt hash", "api_token_file", "empty",
-		"debug_addr: must differ", "postgres_dsn", "retention", "max_inflight_bytes"} {
+		"debug_addr: must differ", "postgres_dsn", "retention", "max_inflight_bytes",
+		"otlp_grpc_max_message_bytes: 4194304: want from 1024 to max_inflight_bytes (10)", "read_header_timeout", "read_body_timeout", "min_body_rate", "max_clock_skew", "idle_timeout", "max_connections"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error lacks %q:\n%v", want, err)
 		}

@@ -71,6 +71,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 	pcfg.FlushInterval = cfg.FlushInterval
 	pcfg.Lifecycle.IdleAfter = cfg.IdleAfter
 	pcfg.Lifecycle.MaxClockStep = cfg.MaxClockStep
+	pcfg.Lifecycle.Wall, pcfg.Lifecycle.MaxClockSkew = time.Now, cfg.MaxClockSkew
 	pcfg.SharedJournal = cfg.sharedJournal()
 	analysis, err := NewAnalysis(cfg.Diagnosis, cfg.SLO)
 	if err != nil {
@@ -102,7 +103,8 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		st.Close()
 		return nil, err
 	}
-	s.webhook = webhook.New(webhook.Options{MaxBytes: cfg.MaxBodyBytes, Token: s.sec.ingestToken}, s.pipeline, log)
+	s.webhook = webhook.New(webhook.Options{MaxBytes: cfg.MaxBodyBytes, Token: s.sec.ingestToken,
+		InFlight: s.sec.inflight, Pace: s.sec.pace, Now: time.Now}, s.pipeline, log)
 	if err := s.registry.Register(newCollector(s.pipeline, s.webhook)); err != nil {
 		s.pipeline.Close()
 		st.Close()
@@ -116,7 +118,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		st.Close()
 		return nil, err
 	}
-	ln, err := net.Listen("tcp", cfg.HTTPAddr)
+	ln, err := cfg.listen(cfg.HTTPAddr)
 	if err != nil {
 		s.spans.stop(ctx)
 		s.pipeline.Close()
@@ -125,7 +127,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Server, error) {
 		return nil, fmt.Errorf("listen %s: %w", cfg.HTTPAddr, err)
 	}
 	s.ln = ln
-	s.http = &http.Server{Handler: s.sec.guard(s.routes()), ReadHeaderTimeout: 10 * time.Second}
+	s.http = cfg.httpServer(s.sec.guard(s.routes()))
 	runCtx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
 	s.wg.Add(1)

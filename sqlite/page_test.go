@@ -52,7 +52,7 @@ func TestPodEventsQueryPlan(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	got := queryPlan(t, st, podEventsQuery, "c", "u", "c", "ns", "p", "c", "u")
+	got := queryPlan(t, st, podEventsQuery, "c", "u", "c", "ns", "p", "c", "u", int64(0), int64(0), int64(0), int64(500))
 	for _, want := range []string{"INDEX journal_uid (cluster=? AND uid=?)", "INDEX journal_name (cluster=? AND namespace=? AND name=?)"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("plan %q: no %q", got, want)

@@ -595,7 +595,8 @@ func dialect() sqlstore.Dialect {
 			if col == "span_traces" {
 				return "(cluster, uid, kind, seq) IN (SELECT cluster, uid, kind, seq FROM component_traces WHERE trace_id = " + p + ")", word
 			}
-			return col + " LIKE " + p, "% " + word + " %"
+			// the word matched exactly: its own % and _ are no wildcards
+			return col + ` LIKE ` + p + ` ESCAPE '\'`, "% " + strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(word) + " %"
 		},
 	}
 }
@@ -640,10 +641,10 @@ const podEventsQuery = `WITH ev AS MATERIALIZED (
 	UNION ALL
 	SELECT ` + sqlstore.EventColumns + ` FROM journal WHERE cluster = ? AND uid = '' AND namespace = ? AND name = ?
 		AND +time >= (SELECT created FROM pods WHERE cluster = ? AND uid = ?))
-	SELECT ` + sqlstore.EventColumns + ` FROM ev ORDER BY time, seq`
+	SELECT ` + sqlstore.EventColumns + ` FROM ev WHERE time > ? OR (time = ? AND seq > ?) ORDER BY time, seq LIMIT ?`
 
 // PodEvents implements podtrace.Store.
-func (s *Store) PodEvents(ctx context.Context, cluster, uid string) ([]podtrace.JournalEvent, error) {
+func (s *Store) PodEvents(ctx context.Context, cluster, uid string, page podtrace.EventPage) ([]podtrace.JournalEvent, error) {
 	var ns, name string
 	err := s.r.QueryRowContext(ctx, `SELECT namespace, name FROM pods WHERE cluster = ? AND uid = ?`, cluster, uid).Scan(&ns, &name)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -655,7 +656,8 @@ func (s *Store) PodEvents(ctx context.Context, cluster, uid string) ([]podtrace.
 	// events that named the pod by uid, and those that named it only by
 	// namespace/name (attributed by the lifecycle; a name may be reused, so
 	// keep those within the pod's lifetime)
-	rows, err := s.r.QueryContext(ctx, podEventsQuery, cluster, uid, cluster, ns, name, cluster, uid)
+	after, afterSeq, limit := page.Bounds()
+	rows, err := s.r.QueryContext(ctx, podEventsQuery, cluster, uid, cluster, ns, name, cluster, uid, after, after, afterSeq, limit)
 	if err != nil {
 		return nil, fmt.Errorf("pod events %s: %w", uid, err)
 	}

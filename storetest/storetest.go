@@ -405,6 +405,8 @@ func testRecords(t *testing.T, st podtrace.Store) {
 		{podtrace.RecordFilter{Node: "n1"}, "[a/u1/create/0]"},
 		{podtrace.RecordFilter{Code: "FailedScheduling"}, "[a/u2/create/0]"},
 		{podtrace.RecordFilter{Code: "Failed"}, "[]"},
+		{podtrace.RecordFilter{Code: "Failed%"}, "[]"},          // no wildcard: matched exactly
+		{podtrace.RecordFilter{Code: "FailedSchedulin_"}, "[]"}, // nor this one
 		{podtrace.RecordFilter{Owner: podtrace.OwnerUser}, "[a/u2/create/0]"},
 		{podtrace.RecordFilter{Owner: podtrace.OwnerPlatform}, "[]"},
 		{podtrace.RecordFilter{Since: t0.Add(time.Second)}, "[a/u1/delete/0 b/u3/upgrade/2 a/u2/create/0]"},
@@ -478,7 +480,7 @@ func testEventUID(t *testing.T, st podtrace.Store) {
 }
 
 func testPodEvents(t *testing.T, st podtrace.Store) {
-	if _, err := st.PodEvents(ctx, "a", "u1"); !errors.Is(err, podtrace.ErrNotFound) {
+	if _, err := st.PodEvents(ctx, "a", "u1", podtrace.EventPage{}); !errors.Is(err, podtrace.ErrNotFound) {
 		t.Fatalf("events of an unknown pod: %v, want ErrNotFound", err)
 	}
 	evs := []podtrace.JournalEvent{
@@ -495,13 +497,29 @@ func testPodEvents(t *testing.T, st podtrace.Store) {
 	if err := st.Save(ctx, podtrace.Commit{Cluster: "a", Pods: []podtrace.PodState{pod("a", "u1", "ns", "web", t0.UnixNano(), "")}, Applied: 1}); err != nil {
 		t.Fatal(err)
 	}
-	got := must[[]podtrace.JournalEvent](t)(st.PodEvents(ctx, "a", "u1"))
+	got := must[[]podtrace.JournalEvent](t)(st.PodEvents(ctx, "a", "u1", podtrace.EventPage{}))
 	var keys []string
 	for _, e := range got {
 		keys = append(keys, e.Key)
 	}
 	if fmt.Sprint(keys) != "[e8/x e4/x e3/x e7/x]" {
 		t.Fatalf("events of u1: %v, want [e8/x e4/x e3/x e7/x]", keys)
+	}
+	// page by page, two at a time (e3 and e7 share a time: seq decides)
+	var paged []string
+	for page := (podtrace.EventPage{Limit: 2}); ; {
+		evs := must[[]podtrace.JournalEvent](t)(st.PodEvents(ctx, "a", "u1", page))
+		for _, e := range evs {
+			paged = append(paged, e.Key)
+		}
+		if len(evs) < page.Limit || len(paged) > len(keys) {
+			break
+		}
+		last := evs[len(evs)-1]
+		page.After, page.AfterSeq = last.Time.UnixNano(), last.Seq
+	}
+	if fmt.Sprint(paged) != fmt.Sprint(keys) {
+		t.Fatalf("events of u1 two at a time: %v, want %v", paged, keys)
 	}
 }
 

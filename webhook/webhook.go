@@ -6,7 +6,9 @@
 // Responses: 200 durable; 400 malformed JSON (the well-formed events before
 // the fault are kept); 401 missing or wrong token; 405 not POST; 413 body or
 // decompressed body over the limit; 415 not JSON; 503 overloaded or not
-// ready (the apiserver retries). Every rejection is counted.
+// ready (the apiserver retries), or the body's bytes do not fit the
+// receivers' in-flight bound; 408 a body arriving slower than its pace.
+// Every rejection is counted.
 package webhook
 
 import (
@@ -19,12 +21,15 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/podtrace/podtrace/auth"
 	"github.com/podtrace/podtrace/decode"
+	"github.com/podtrace/podtrace/inflight"
 	"github.com/podtrace/podtrace/ingest"
 )
 
@@ -39,6 +44,14 @@ type Options struct {
 	MaxBytes int64
 	// Token, if set, is the bearer token clients must present.
 	Token string
+	// InFlight, if set, bounds the (decompressed) body bytes held at once,
+	// counted as they are read and held until the batch is durable; it may
+	// be shared with other receivers.
+	InFlight *inflight.Bound
+	// Pace, if its MinRate is set, is the slowest a body may arrive.
+	Pace inflight.Pace
+	// Now is the clock of the pace (time.Now if nil).
+	Now func() time.Time
 }
 
 // Stats count requests and events by outcome.
@@ -48,7 +61,7 @@ type Stats struct {
 	Events        atomic.Int64 // audit events read
 	Relevant      atomic.Int64 // events about pods handed on
 	Malformed     atomic.Int64 // events or documents that were not valid audit JSON
-	Rejected      sync.Map     // reason → *atomic.Int64 (bad_json, too_large, unauthorized, method, content_type, overloaded, unavailable)
+	Rejected      sync.Map     // reason → *atomic.Int64 (bad_json, bad_body, too_large, unauthorized, method, content_type, overloaded, inflight_bytes, slow_body, unavailable)
 	BytesReceived atomic.Int64
 }
 
@@ -81,6 +94,9 @@ type Handler struct {
 func New(opt Options, q Queue, log *slog.Logger) *Handler {
 	if opt.MaxBytes <= 0 {
 		opt.MaxBytes = 32 << 20
+	}
+	if opt.Now == nil {
+		opt.Now = time.Now
 	}
 	h := &Handler{opt: opt, q: q, log: log}
 	h.pool.New = func() any { return &decode.Decoder{KeepRaw: true} }
@@ -115,12 +131,17 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	body, err := h.readBody(w, r)
+	body, held, err := h.readBody(w, r)
+	defer held.Release()
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		switch {
 		case errors.As(err, &tooLarge), errors.Is(err, errTooLarge):
 			h.fail(w, http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("body over %d bytes", h.opt.MaxBytes))
+		case errors.Is(err, inflight.ErrFull):
+			h.fail(w, http.StatusServiceUnavailable, "inflight_bytes", "podtrace is overloaded (request bytes in flight); retry")
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			h.fail(w, http.StatusRequestTimeout, "slow_body", "the body arrived slower than the minimum rate")
 		default:
 			h.fail(w, http.StatusBadRequest, "bad_body", "read body: "+err.Error())
 		}
@@ -176,29 +197,32 @@ func (h *Handler) enqueue(ctx context.Context, evs []*decode.Event) error {
 
 var errTooLarge = errors.New("decompressed body too large")
 
-// readBody reads the (possibly gzip-compressed) body within the limit.
-func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
-	rd := io.Reader(http.MaxBytesReader(w, r.Body, h.opt.MaxBytes))
+// readBody reads the (possibly gzip-compressed) body within the limit, its
+// pace and the in-flight bound; the caller releases what it holds once the
+// batch is handled.
+func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, *inflight.Reader, error) {
+	rc := http.NewResponseController(w)
+	wire := inflight.NewReader(http.MaxBytesReader(w, r.Body, h.opt.MaxBytes), nil, h.opt.Pace, h.opt.Now(), rc.SetReadDeadline)
+	defer wire.Release()
+	rd := io.Reader(wire)
 	if strings.EqualFold(r.Header.Get("Content-Encoding"), "gzip") {
 		zr, err := gzip.NewReader(rd)
 		if err != nil {
-			return nil, fmt.Errorf("gzip: %w", err)
+			return nil, nil, fmt.Errorf("gzip: %w", err)
 		}
 		defer zr.Close()
 		rd = zr
 	}
-	// a body of known length is read into one buffer of that size (ReadAll
-	// would grow and copy it some twenty times for a 1 MB batch)
+	held := inflight.NewReader(rd, h.opt.InFlight, inflight.Pace{}, time.Time{}, nil)
+	// the buffer grows with what arrived, never ahead to the declared
+	// length: a client declaring 32 MiB and sending nothing holds nothing
 	var buf bytes.Buffer
-	if n := r.ContentLength; n > 0 && n <= h.opt.MaxBytes && r.Header.Get("Content-Encoding") == "" {
-		buf.Grow(int(n) + bytes.MinRead)
-	}
-	if _, err := buf.ReadFrom(io.LimitReader(rd, h.opt.MaxBytes+1)); err != nil {
-		return nil, err
+	if _, err := buf.ReadFrom(io.LimitReader(held, h.opt.MaxBytes+1)); err != nil {
+		return nil, held, err
 	}
 	b := buf.Bytes()
 	if int64(len(b)) > h.opt.MaxBytes {
-		return nil, errTooLarge
+		return nil, held, errTooLarge
 	}
-	return b, nil
+	return b, held, nil
 }
