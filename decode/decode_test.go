@@ -261,3 +261,37 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// An event whose time podtrace cannot subtract from another (before 1970,
+// or beyond unix nanoseconds) is malformed; the good events beside it in the
+// same list are kept.
+func TestTimeOutOfRange(t *testing.T) {
+	ev := func(id, ts string) string {
+		return `{"auditID":"` + id + `","stage":"ResponseComplete","verb":"create","objectRef":{"resource":"pods","namespace":"d","name":"p"},"stageTimestamp":"` + ts + `"}`
+	}
+	for _, ts := range []string{
+		"1677-12-01T00:00:00Z",           // unix nanoseconds hold it, durations to today do not
+		"1677-09-21T00:12:43.145224191Z", // one nanosecond before unix nanoseconds begin
+		"1677-01-01T00:00:00.5+01:00",    // the time.Parse path
+		"1969-12-31T23:59:59.999999999Z",
+		"2262-04-11T23:47:16.854775808Z", // one nanosecond after they end
+		"9999-12-31T23:59:59Z",
+	} {
+		in := `{"kind":"EventList","items":[` + ev("bad", ts) + `,` + ev("good", "2026-04-30T10:00:00Z") + `]}`
+		var d decode.Decoder
+		var got []string
+		if err := d.Decode([]byte(in), func(e *decode.Event) { got = append(got, e.AuditID) }); err != nil {
+			t.Errorf("%s: %v", ts, err)
+		}
+		if d.Stats.Malformed != 1 || len(got) != 1 || got[0] != "good" {
+			t.Errorf("%s: malformed %d, handed on %q; want 1 and [good]", ts, d.Stats.Malformed, got)
+		}
+	}
+	for _, ts := range []string{"1970-01-01T00:00:00Z", "2262-04-11T23:47:16.854775807Z"} {
+		var d decode.Decoder
+		n := 0
+		if err := d.Decode([]byte(ev("a", ts)), func(*decode.Event) { n++ }); err != nil || n != 1 {
+			t.Errorf("%s: rejected (%v)", ts, err)
+		}
+	}
+}

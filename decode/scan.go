@@ -256,7 +256,7 @@ func (s *Scanner) Bool() bool {
 }
 
 // Time reads an RFC 3339 timestamp string; null or "" read as the zero time.
-// A time that unix nanoseconds cannot hold is an error.
+// A time before 1970 or beyond unix nanoseconds is an error.
 func (s *Scanner) Time() time.Time {
 	b := s.Bytes()
 	if len(b) == 0 || s.err != nil {
@@ -267,8 +267,10 @@ func (s *Scanner) Time() time.Time {
 		s.fail("invalid RFC 3339 time")
 		return time.Time{}
 	}
-	if !time.Unix(0, t.UnixNano()).Equal(t) {
-		// podtrace keeps times as unix nanoseconds: years 1678 to 2262
+	if t.Unix() < 0 || !time.Unix(0, t.UnixNano()).Equal(t) {
+		// podtrace keeps times as unix nanoseconds (to 2262) and subtracts
+		// them: from 1970 on, any two differ by less than time.Duration holds
+		// (1677-12-01 is a unix nanosecond, but 1677 to 2026 is no Duration)
 		s.fail("time out of range")
 		return time.Time{}
 	}
