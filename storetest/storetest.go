@@ -411,6 +411,11 @@ func testRecords(t *testing.T, st podtrace.Store) {
 		{podtrace.RecordFilter{Owner: podtrace.OwnerPlatform}, "[]"},
 		{podtrace.RecordFilter{Since: t0.Add(time.Second)}, "[a/u1/delete/0 b/u3/upgrade/2 a/u2/create/0]"},
 		{podtrace.RecordFilter{Until: t0.Add(time.Second)}, "[a/u1/create/0]"},
+		// bounds beyond unix nanoseconds (1678 to 2262) select as far as they can
+		{podtrace.RecordFilter{Until: time.Date(2300, 1, 1, 0, 0, 0, 0, time.UTC)}, "[a/u1/delete/0 b/u3/upgrade/2 a/u2/create/0 a/u1/create/0]"},
+		{podtrace.RecordFilter{Since: time.Date(1600, 1, 1, 0, 0, 0, 0, time.UTC), Until: t0.Add(time.Second)}, "[a/u1/create/0]"},
+		{podtrace.RecordFilter{Since: time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)}, "[]"},
+		{podtrace.RecordFilter{Until: time.Date(1600, 1, 1, 0, 0, 0, 0, time.UTC)}, "[]"},
 		{podtrace.RecordFilter{TraceID: r4.TraceHex()}, "[b/u3/upgrade/2]"},
 		{podtrace.RecordFilter{Cluster: "nope"}, "[]"},
 	} {

@@ -1,7 +1,9 @@
 package sqlstore
 
 import (
+	"math"
 	"strings"
+	"time"
 
 	"github.com/podtrace/podtrace"
 )
@@ -57,10 +59,10 @@ func RecordQuery(d Dialect, columns string, f podtrace.RecordFilter) (string, []
 		}
 	}
 	if !f.Since.IsZero() {
-		where = append(where, "created >= "+arg(f.Since.UnixNano()))
+		where = append(where, "created >= "+arg(unixNano(f.Since)))
 	}
 	if !f.Until.IsZero() {
-		where = append(where, "created < "+arg(f.Until.UnixNano()))
+		where = append(where, "created < "+arg(unixNano(f.Until)))
 	}
 	if f.Cursor != "" {
 		c, err := podtrace.ParseCursor(f.Cursor)
@@ -80,4 +82,17 @@ func RecordQuery(d Dialect, columns string, f podtrace.RecordFilter) (string, []
 		q += " LIMIT " + arg(f.Limit)
 	}
 	return q, args, nil
+}
+
+// unixNano is t in unix nanoseconds, clamped to what they hold (1678 to
+// 2262): a query bound beyond them selects as far as it can, where
+// t.UnixNano would wrap around and select nothing.
+func unixNano(t time.Time) int64 {
+	switch {
+	case t.Before(time.Unix(0, math.MinInt64)):
+		return math.MinInt64
+	case t.After(time.Unix(0, math.MaxInt64)):
+		return math.MaxInt64
+	}
+	return t.UnixNano()
 }
