@@ -26,6 +26,10 @@ import (
 	"github.com/podtrace/podtrace/webhook"
 )
 
+// checker is a store that can tell, without writing, that it cannot keep
+// what it is given (SQLite: its file deleted under it).
+type checker interface{ Check() error }
+
 // Server is a running podtrace.
 type Server struct {
 	cfg      Config
@@ -183,7 +187,11 @@ func (s *Server) routes() http.Handler {
 		w.Write([]byte("ok\n"))
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		if err := s.pipeline.Healthy(); err != nil {
+		err := s.pipeline.Healthy()
+		if c, ok := s.store.(checker); ok && err == nil {
+			err = c.Check() // with nothing to write, the pipeline would not see it
+		}
+		if err != nil {
 			http.Error(w, "store failing: "+err.Error(), http.StatusServiceUnavailable)
 			return
 		}

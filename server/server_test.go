@@ -271,3 +271,37 @@ func TestWebhookRejects(t *testing.T) {
 		t.Fatal("nothing journaled")
 	}
 }
+
+// TestDeletedDatabase: with the database file deleted under a running
+// server, a batch acknowledged would be lost on restart: the server is not
+// ready and refuses batches (503, the apiserver retries), rather than
+// acknowledging them into a deleted file.
+func TestDeletedDatabase(t *testing.T) {
+	s, db := start(t, nil)
+	defer s.Close()
+	base := "http://" + s.Addr()
+	bs := batches(t)
+	if code, msg := post(t, base+"/audit", bs[0], nil); code != http.StatusOK {
+		t.Fatalf("batch before: %d %s", code, msg)
+	}
+	ready := func() int {
+		resp, err := http.Get(base + "/readyz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := ready(); code != http.StatusOK {
+		t.Fatalf("readyz before: %d", code)
+	}
+	for _, suffix := range []string{"", "-wal", "-shm"} {
+		os.Remove(db + suffix)
+	}
+	if code := ready(); code != http.StatusServiceUnavailable {
+		t.Errorf("readyz with the database deleted: %d, want 503", code)
+	}
+	if code, msg := post(t, base+"/audit", bs[13], nil); code != http.StatusServiceUnavailable { // 7 pod events
+		t.Errorf("batch with the database deleted: %d %s, want 503", code, msg)
+	}
+}

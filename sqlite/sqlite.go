@@ -21,6 +21,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -63,7 +64,13 @@ type Store struct {
 	stop     chan struct{}
 	done     chan struct{}
 	closing  sync.Once
+	path     string
+	file     os.FileInfo // the file opened at path; nil if there was none
 }
+
+// ErrFileGone is the error of a store whose file was deleted or replaced
+// since it was opened: what it would write, no later open would find.
+var ErrFileGone = errors.New("database file deleted or replaced since it was opened")
 
 var _ podtrace.Store = (*Store)(nil)
 
@@ -118,7 +125,8 @@ func Open(ctx context.Context, path string, opt Options) (*Store, error) {
 		w.Close()
 		return nil, err
 	}
-	s := &Store{w: w, r: r, ck: ck, codec: codec, sync: opt.Sync, saveSync: opt.Sync, cur: opt.Sync, stop: make(chan struct{}), done: make(chan struct{})}
+	s := &Store{w: w, r: r, ck: ck, codec: codec, sync: opt.Sync, saveSync: opt.Sync, cur: opt.Sync, stop: make(chan struct{}), done: make(chan struct{}), path: path}
+	s.file, _ = os.Stat(path) // migrate made it, unless path is no file (":memory:")
 	if s.saveSync == "FULL" {
 		s.saveSync = "NORMAL"
 	}
@@ -209,6 +217,9 @@ func (t writeTx) Rollback() error {
 // opens anew starts with the journal's setting, Options.Sync: at worst a
 // save is synced more than it needs.)
 func (s *Store) begin(ctx context.Context, sync string) (writeTx, error) {
+	if err := s.Check(); err != nil {
+		return writeTx{}, err
+	}
 	conn, err := s.w.Conn(ctx)
 	if err != nil {
 		return writeTx{}, err
@@ -275,6 +286,21 @@ func goStep(version int) func(context.Context, *sql.Tx) error {
 	switch version {
 	case 5:
 		return fillBriefs
+	}
+	return nil
+}
+
+// Check reports ErrFileGone when the file at the store's path is no longer
+// the one it opened: SQLite keeps writing to the open, deleted file and
+// every commit succeeds, but a restart would find none of it. Every write
+// transaction checks first, at the cost of one stat.
+func (s *Store) Check() error {
+	if s.file == nil {
+		return nil
+	}
+	fi, err := os.Stat(s.path)
+	if err != nil || !os.SameFile(s.file, fi) {
+		return fmt.Errorf("store %q: %w", s.path, ErrFileGone)
 	}
 	return nil
 }
