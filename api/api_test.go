@@ -461,6 +461,9 @@ func TestPodsFilters(t *testing.T) {
 		{"/api/v1/pods?code=CrashLoop&cluster=other", []string{"crafted/crash/failed"}},
 		{"/api/v1/pods?cluster=other&namespace=demo", nil},
 		{"/api/v1/pods?node=node-b", []string{"crafted/fast/ready"}},
+		// bounds beyond unix nanoseconds (1678 to 2262) are clamped to them
+		{"/api/v1/pods?node=node-b&since=1600-01-01T00:00:00Z&until=2300-01-01T00:00:00Z", []string{"crafted/fast/ready"}},
+		{"/api/v1/pods?node=node-b&since=2300-01-01T00:00:00Z", nil},
 	} {
 		if got := names(c.target); !slices.Equal(got, c.want) {
 			t.Errorf("%s: %v, want %v", c.target, got, c.want)
