@@ -838,10 +838,10 @@ func crashLoop(v *view) (hit, bool) {
 	}
 	// the kubelet kills a container whose liveness or startup probe fails
 	// and backs off its restarts as after a crash: the probe's rule says why
-	if killer, _ := v.collect(func(f *lifecycle.Fact) bool {
-		return f.Source == "event" && f.Reason == "Killing" && (strings.Contains(f.Message, "failed liveness probe") || strings.Contains(f.Message, "failed startup probe"))
-	}); killer != nil {
-		return hit{}, false
+	for _, f := range v.facts {
+		if probeKill(f, "liveness") || probeKill(f, "startup") {
+			return hit{}, false
+		}
 	}
 	return hit{msg: fmt.Sprintf("Container %s keeps crashing right after it starts, and Kubernetes waits longer before each restart.", containerName(f)), ev: ev}, true
 }
@@ -858,17 +858,21 @@ func exitedNonZero(v *view) (hit, bool) {
 
 func probe(kind string) func(v *view) (hit, bool) {
 	failed := strings.ToUpper(kind[:1]) + kind[1:] + " probe failed"
-	killed := "failed " + kind + " probe"
 	return func(v *view) (hit, bool) {
 		f, ev := v.collect(func(f *lifecycle.Fact) bool {
-			return f.Source == "event" && (f.Reason == "Unhealthy" && strings.HasPrefix(f.Message, failed) ||
-				f.Reason == "Killing" && strings.Contains(f.Message, killed))
+			return f.Source == "event" && f.Reason == "Unhealthy" && strings.HasPrefix(f.Message, failed) || probeKill(f, kind)
 		})
 		if f == nil {
 			return hit{}, false
 		}
 		return hit{msg: fmt.Sprintf("The %s probe of container %s keeps failing: %s", kind, containerName(f), f.Message), ev: ev}, true
 	}
+}
+
+// probeKill: the kubelet's Event killing a container whose probe of the
+// kind (liveness, startup) failed.
+func probeKill(f *lifecycle.Fact, kind string) bool {
+	return f.Source == "event" && f.Reason == "Killing" && strings.Contains(f.Message, "failed "+kind+" probe")
 }
 
 func readinessGate(v *view) (hit, bool) {

@@ -3,6 +3,7 @@ package lifecycle
 import (
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -497,7 +498,7 @@ func insertSorted[T comparable](s []T, v T, less func(a, b T) bool) []T {
 	if (i < len(s) && s[i] == v) || i >= maxReadyObs {
 		return s
 	}
-	s = append(s[:i], append([]T{v}, s[i:]...)...)
+	s = slices.Insert(s, i, v)
 	if len(s) > maxReadyObs {
 		s = s[:maxReadyObs]
 	}

@@ -265,13 +265,17 @@ func (c *Cluster) kubeletConfig(n *realNode, opts Options, port int) (string, er
 func (n *realNode) teardown() error {
 	var errs []error
 	// Shims outlive containerd by design; they and their containers go by PID.
-	for _, pid := range shimTrees(n.socket) {
+	pids := shimTrees(n.socket)
+	for _, pid := range pids {
 		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
 			errs = append(errs, fmt.Errorf("kill %d: %w", pid, err))
 		}
 	}
-	if len(errs) == 0 {
-		time.Sleep(200 * time.Millisecond) // the killed release their mounts
+	// the killed release their mounts as they go: wait for them (bounded)
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if !slices.ContainsFunc(pids, func(pid int) bool { return syscall.Kill(pid, 0) == nil }) {
+			break
+		}
 	}
 	if err := unmountUnder(n.dir); err != nil {
 		errs = append(errs, err)
